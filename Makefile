@@ -1,0 +1,121 @@
+# recstage - build, test, bench, install.
+#
+#   make                 build the library and every tool into bin/
+#   make check           build and run all tests; ends with "N passed, N failed"
+#   make check SANITIZE=1  the same under AddressSanitizer and UBSan
+#   make demo            install missing packages, build, run the pipelines on data-samples/
+#   make bench           throughput and efficiency figures (not a test)
+#   make install DESTDIR=... PREFIX=/usr
+#   DEVELOPER=1          warnings are errors
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := openblas libcjson zlib
+
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla
+ifeq ($(DEVELOPER),1)
+WARNINGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BUILD := build-san
+else
+SANFLAGS :=
+BUILD := build
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ifeq ($(strip $(PKG_LIBS)),)
+PKG_LIBS := -lopenblas -lcjson -lz
+endif
+
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -pthread -MMD -MP
+# libcsv ships no .pc file
+LDLIBS := $(PKG_LIBS) -lcsv -lm -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC := $(wildcard common/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/librecstage.a
+
+TOOL_SRC := $(wildcard tools/*.c)
+TOOLS := $(notdir $(TOOL_SRC:.c=))
+ifeq ($(SANITIZE),1)
+BINDIR_BUILD := $(BUILD)/bin
+else
+BINDIR_BUILD := bin
+endif
+TOOL_BIN := $(TOOLS:%=$(BINDIR_BUILD)/%)
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+MAN1 := $(wildcard man/man1/*.1)
+MAN5 := $(wildcard man/man5/*.5)
+MAN7 := $(wildcard man/man7/*.7)
+
+.PHONY: all check bench demo install uninstall clean samples tests-build
+.DELETE_ON_ERROR:
+
+all: $(TOOL_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BINDIR_BUILD)/%: $(BUILD)/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+tests-build: $(TOOL_BIN) $(TEST_BIN)
+
+check: tests-build
+	@BUILD=$(BUILD) BINDIR_BUILD=$(BINDIR_BUILD) SANITIZE=$(SANITIZE) sh tests/run
+
+bench: $(TOOL_BIN) $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/run
+
+demo:
+	@sh scripts/install-deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo
+
+samples: $(TOOL_BIN)
+	@sh scripts/make-samples
+
+install: $(TOOL_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/%) $(MAN7:man/%=$(DESTDIR)$(MANDIR)/%)
+
+clean:
+	rm -rf build build-san bin
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(BENCH_SRC:%.c=$(BUILD)/%.d)
