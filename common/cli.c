@@ -106,6 +106,13 @@ void cli_usage_error(const char *fmt, ...)
     exit(CLI_EUSAGE);
 }
 
+void cli_usage_hint(void)
+{
+    fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+    remove_temps();
+    exit(CLI_EUSAGE);
+}
+
 void cli_warn(const char *fmt, ...)
 {
     if (cli_verbosity < 0)

@@ -30,6 +30,8 @@ const char *cli_progname(void);
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* "tool: message" on stderr, then "Try 'tool --help' ...", exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* After getopt_long has printed its own complaint: the hint line, exit 2. */
+void cli_usage_hint(void) __attribute__((noreturn));
 /* "tool: warning: message" on stderr unless quiet. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tool: message" on stderr unless quiet (logs, summaries). */

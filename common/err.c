@@ -31,7 +31,17 @@ int err_prefix(errctx *e, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    size_t n = strlen(prefix);
+    if (n > sizeof e->msg - 3)
+        n = sizeof e->msg - 3;
+    memcpy(e->msg, prefix, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t rest = sizeof e->msg - n - 3;
+    size_t ol = strlen(old);
+    if (ol > rest)
+        ol = rest;
+    memcpy(e->msg + n + 2, old, ol);
+    e->msg[n + 2 + ol] = '\0';
     return -1;
 }
 

@@ -1,0 +1,288 @@
+/*
+ * rec_num.c - strict number parsing and shortest round-trip printing.
+ *
+ * Parsing validates the syntax itself ([+-]digits[.digits][(e|E)[+-]digits],
+ * at least one digit) so that strtod's extensions (hex, inf, nan, leading
+ * spaces) are refused, then computes the value.  Common short decimals take
+ * Clinger's fast path: when the digits form an integer M < 2^53 and the
+ * decimal exponent q has |q| <= 22, both M and 10^|q| are exact doubles and
+ * one IEEE multiply or divide is correctly rounded (Clinger, "How to read
+ * floating point numbers accurately", PLDI 1990).  Everything else goes to
+ * strtod/strtof, which are correctly rounded.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rec.h"
+#include "banned.h"
+
+static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+typedef struct decimal {
+    int neg;
+    uint64_t mant;   /* first up to 19 significant digits */
+    int ndigits;     /* significant digits (leading zeros dropped) */
+    int truncated;   /* more than 19 significant digits */
+    long exp10;      /* value = mant * 10^exp10 (when not truncated) */
+    int is_integer;  /* canonical integer syntax: 0 or -?[1-9][0-9]* */
+} decimal;
+
+/* Scan s[0..len) as a decimal; 0 on valid syntax. */
+static int scan_decimal(const char *s, size_t len, decimal *d)
+{
+    const char *p = s, *end = s + len;
+    memset(d, 0, sizeof *d);
+    if (p < end && (*p == '+' || *p == '-')) {
+        d->neg = *p == '-';
+        p++;
+    }
+    const char *int_start = p;
+    int digits = 0;
+    long dropped = 0; /* digits beyond 19 before the point raise the exponent */
+    long frac_digits = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        digits++;
+        if (d->mant == 0 && *p == '0') {
+            p++;
+            continue;
+        }
+        if (d->ndigits < 19) {
+            d->mant = d->mant * 10 + (uint64_t)(*p - '0');
+        } else {
+            if (*p != '0')
+                d->truncated = 1;
+            dropped++;
+        }
+        d->ndigits++;
+        p++;
+    }
+    size_t int_len = (size_t)(p - int_start);
+    int has_point = 0;
+    if (p < end && *p == '.') {
+        has_point = 1;
+        p++;
+        while (p < end && *p >= '0' && *p <= '9') {
+            digits++;
+            if (d->mant == 0 && *p == '0') {
+                frac_digits++;
+                p++;
+                continue;
+            }
+            if (d->ndigits < 19) {
+                d->mant = d->mant * 10 + (uint64_t)(*p - '0');
+                frac_digits++;
+            } else if (*p != '0') {
+                d->truncated = 1;
+            }
+            d->ndigits++;
+            p++;
+        }
+    }
+    if (digits == 0)
+        return -1;
+    long e = 0;
+    int has_exp = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        has_exp = 1;
+        p++;
+        int eneg = 0;
+        if (p < end && (*p == '+' || *p == '-')) {
+            eneg = *p == '-';
+            p++;
+        }
+        if (p == end || *p < '0' || *p > '9')
+            return -1;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (e < 100000)
+                e = e * 10 + (*p - '0');
+            p++;
+        }
+        if (eneg)
+            e = -e;
+    }
+    if (p != end)
+        return -1;
+    d->exp10 = e + dropped - frac_digits;
+    if (d->ndigits == 0)
+        d->ndigits = 1; /* zero */
+    d->is_integer = !has_point && !has_exp && s[0] != '+' && int_len > 0 &&
+                    (int_len == 1 || int_start[0] != '0') && !(d->neg && d->mant == 0) &&
+                    !(int_len == 1 && int_start[0] == '0' && d->neg);
+    return 0;
+}
+
+static int reject(const char *s, size_t len, errctx *e)
+{
+    if (len == 0)
+        return err_set(e, "missing value");
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (strncasecmp(p, "nan", 3) == 0 || strncasecmp(p, "inf", 3) == 0)
+        return err_set(e, "cannot parse '%.*s' as a number: NaN and Inf are not accepted",
+                       (int)(len > 64 ? 64 : len), s);
+    return err_set(e, "cannot parse '%.*s%s' as a number", (int)(len > 64 ? 64 : len), s,
+                   len > 64 ? "..." : "");
+}
+
+/* Correctly rounded double of a scanned decimal, via the fast path when
+ * exact, else strtod. */
+static int decimal_to_double(const char *s, const decimal *d, double *out)
+{
+    if (!d->truncated && d->mant < (1ULL << 53) && d->exp10 >= -22 && d->exp10 <= 22) {
+        double v = (double)d->mant;
+        v = d->exp10 >= 0 ? v * pow10_tab[d->exp10] : v / pow10_tab[-d->exp10];
+        *out = d->neg ? -v : v;
+        return 0;
+    }
+    errno = 0;
+    double v = strtod(s, NULL);
+    if (!isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int rec_parse_f64(const char *s, size_t len, double *out, errctx *e)
+{
+    decimal d;
+    if (len == 0 || scan_decimal(s, len, &d) < 0)
+        return reject(s, len, e);
+    if (decimal_to_double(s, &d, out) < 0)
+        return err_set(e, "number '%.*s' is out of range", (int)(len > 64 ? 64 : len), s);
+    return 0;
+}
+
+/* Float via the double fast path, unless the double sits exactly halfway
+ * between two floats (where rounding twice could differ from rounding the
+ * decimal once) or in the subnormal range: then strtof. */
+static int decimal_to_float(const char *s, const decimal *d, float *out)
+{
+    double v;
+    if (!d->truncated && d->mant < (1ULL << 53) && d->exp10 >= -22 && d->exp10 <= 22) {
+        v = (double)d->mant;
+        v = d->exp10 >= 0 ? v * pow10_tab[d->exp10] : v / pow10_tab[-d->exp10];
+        if (d->neg)
+            v = -v;
+        double a = fabs(v);
+        if (a == 0 || (a >= FLT_MIN && a <= FLT_MAX)) {
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            if ((bits & 0x1fffffffULL) != 0x10000000ULL) {
+                *out = (float)v;
+                return 0;
+            }
+        }
+    }
+    errno = 0;
+    float f = strtof(s, NULL);
+    if (!isfinite(f))
+        return -1;
+    *out = f;
+    return 0;
+}
+
+int rec_parse_f32(const char *s, size_t len, float *out, errctx *e)
+{
+    decimal d;
+    if (len == 0 || scan_decimal(s, len, &d) < 0)
+        return reject(s, len, e);
+    if (decimal_to_float(s, &d, out) < 0)
+        return err_set(e, "number '%.*s' is out of range for float32", (int)(len > 64 ? 64 : len), s);
+    return 0;
+}
+
+int rec_parse_i64(const char *s, size_t len, int64_t *out, errctx *e)
+{
+    const char *p = s, *end = s + len;
+    int neg = 0;
+    if (len == 0)
+        return err_set(e, "missing value");
+    if (*p == '+' || *p == '-') {
+        neg = *p == '-';
+        p++;
+    }
+    if (p == end)
+        return err_set(e, "cannot parse '%.*s' as an integer", (int)(len > 64 ? 64 : len), s);
+    uint64_t v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return err_set(e, "cannot parse '%.*s' as an integer", (int)(len > 64 ? 64 : len), s);
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return err_set(e, "integer '%.*s' is out of range", (int)(len > 64 ? 64 : len), s);
+        v = v * 10 + digit;
+    }
+    if (!neg && v > (uint64_t)INT64_MAX)
+        return err_set(e, "integer '%.*s' is out of range", (int)(len > 64 ? 64 : len), s);
+    if (neg && v > (uint64_t)INT64_MAX + 1)
+        return err_set(e, "integer '%.*s' is out of range", (int)(len > 64 ? 64 : len), s);
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+rec_type rec_classify(const char *s, size_t len, int64_t *i, float *f, double *dv)
+{
+    decimal d;
+    if (len == 0 || len > 400 || scan_decimal(s, len, &d) < 0)
+        return REC_STR;
+    if (d.is_integer && rec_parse_i64(s, len, i, NULL) == 0)
+        return REC_I64;
+    if (d.truncated || d.ndigits > 17)
+        return REC_STR;
+    if (decimal_to_double(s, &d, dv) < 0)
+        return REC_STR;
+    if (d.ndigits <= 9 && decimal_to_float(s, &d, f) == 0) {
+        /* The digits are what the float prints at their precision when
+         * the float lies within half a unit of the last digit. */
+        double unit = d.exp10 >= -22 && d.exp10 <= 22
+                          ? (d.exp10 >= 0 ? pow10_tab[d.exp10] : 1 / pow10_tab[-d.exp10])
+                          : pow(10.0, (double)d.exp10);
+        if (fabs((double)*f - *dv) <= 0.5 * unit)
+            return REC_F32;
+    }
+    return REC_F64;
+}
+
+int rec_format_f32(char *buf, size_t n, float v)
+{
+    int len = 0;
+    for (int prec = 6; prec <= 9; prec++) {
+        len = snprintf(buf, n, "%.*g", prec, (double)v);
+        if (prec == 9 || strtof(buf, NULL) == v)
+            break;
+    }
+    return len;
+}
+
+int rec_format_f64(char *buf, size_t n, double v)
+{
+    int len = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        len = snprintf(buf, n, "%.*g", prec, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            break;
+    }
+    return len;
+}
+
+const char *rec_type_name(rec_type t)
+{
+    switch (t) {
+    case REC_I64:
+        return "i64";
+    case REC_F32:
+        return "f32";
+    case REC_F64:
+        return "f64";
+    case REC_STR:
+        return "str";
+    }
+    return "?";
+}

@@ -1,0 +1,1025 @@
+/*
+ * rec_read.c - the record stream reader (see rec.h for the contract and
+ * rec_bin.h for the binary layout).
+ *
+ * Layers: a byte source (the file descriptor, through zlib's inflate when
+ * the input starts with the gzip magic) fills a buffer of plain bytes;
+ * the first bytes of that buffer decide between the binary stream and
+ * text.  Text goes line by line into libcsv, whose callbacks append
+ * fields to a small row store; rec_next pops rows from it, so memory is
+ * bounded by the chunk size (plus the longest line).  Feeding libcsv one
+ * physical line at a time lets every row carry its true line number.
+ */
+#define _GNU_SOURCE
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "rec.h"
+#include "rec_bin.h"
+#include "rng.h"
+#include "banned.h"
+
+#define CHUNK (256u << 10)
+
+typedef struct colbuf { /* a decoded binary column of the current block */
+    rec_type type;
+    const unsigned char *data;   /* values, or string bytes */
+    const unsigned char *offs;   /* str: nrows u32 end offsets */
+} colbuf;
+
+struct rec_reader {
+    char *path;
+    int fd, own_fd;
+    /* raw input */
+    unsigned char *raw;
+    size_t raw_len, raw_pos;
+    int raw_eof;
+    uint64_t raw_total;
+    /* gzip */
+    int gz;
+    z_stream zs;
+    int z_end; /* current member ended */
+    /* plain bytes */
+    unsigned char *buf;
+    size_t buf_len, buf_pos, buf_cap;
+    int src_eof;
+    uint64_t consumed; /* plain bytes consumed before buf_pos */
+
+    int format;
+    char delim;
+    int ncols;
+    char **names;
+
+    /* text */
+    struct csv_parser csv;
+    int csv_ready, csv_done;
+    uint64_t phys_line; /* line being fed to libcsv, 1-based */
+    char *fbuf;         /* field bytes, each NUL-terminated */
+    size_t flen, fcap;
+    size_t *foff, *fl; /* per field: offset and length */
+    size_t nf, nfcap;
+    size_t *row_first; /* per completed row: first field index */
+    uint64_t *row_line;
+    size_t nrq, rqcap, rq_pos;
+    size_t building_first; /* first field of the row in progress */
+    uint64_t building_line;
+    int building;
+    int cb_error;
+    int header_done;
+    size_t cur_first; /* current row's first field */
+
+    /* binary */
+    unsigned char *block;
+    size_t block_cap;
+    uint32_t block_rows, block_row;
+    uint64_t block_index;
+    colbuf *cols;
+    int bin_end;
+    char **scratch; /* per column text rendering of binary values */
+
+    uint64_t rows;
+    uint64_t cur_line;
+    int at_eof;
+};
+
+/* ---- byte source ---- */
+
+static int raw_fill(rec_reader *r, errctx *e)
+{
+    if (r->raw_pos < r->raw_len || r->raw_eof)
+        return 0;
+    r->raw_pos = r->raw_len = 0;
+    for (;;) {
+        ssize_t n = read(r->fd, r->raw, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set(e, "%s: read error: %s", r->path, strerror(errno));
+        if (n == 0)
+            r->raw_eof = 1;
+        r->raw_len = (size_t)n;
+        r->raw_total += (uint64_t)n;
+        return 0;
+    }
+}
+
+/* Read up to n plain bytes into dst; returns count, 0 at end, -1 error. */
+static ssize_t src_read(rec_reader *r, unsigned char *dst, size_t n, errctx *e)
+{
+    if (!r->gz) {
+        if (raw_fill(r, e) < 0)
+            return -1;
+        size_t k = r->raw_len - r->raw_pos;
+        if (k > n)
+            k = n;
+        memcpy(dst, r->raw + r->raw_pos, k);
+        r->raw_pos += k;
+        return (ssize_t)k;
+    }
+    for (;;) {
+        if (r->z_end) {
+            /* After a member: another member may follow (gzip -c a b). */
+            if (raw_fill(r, e) < 0)
+                return -1;
+            if (r->raw_pos == r->raw_len)
+                return 0;
+            if (r->raw[r->raw_pos] != 0x1f)
+                return err_set(e, "%s: trailing garbage after gzip data", r->path);
+            inflateReset(&r->zs);
+            r->z_end = 0;
+        }
+        if (raw_fill(r, e) < 0)
+            return -1;
+        if (r->raw_pos == r->raw_len && r->raw_eof)
+            return err_set(e, "%s: truncated gzip stream (input ended inside compressed data)", r->path);
+        r->zs.next_in = r->raw + r->raw_pos;
+        r->zs.avail_in = (uInt)(r->raw_len - r->raw_pos);
+        r->zs.next_out = dst;
+        r->zs.avail_out = (uInt)(n > (1u << 30) ? (1u << 30) : n);
+        uInt before = r->zs.avail_out;
+        int zr = inflate(&r->zs, Z_NO_FLUSH);
+        r->raw_pos = r->raw_len - r->zs.avail_in;
+        size_t got = before - r->zs.avail_out;
+        if (zr == Z_STREAM_END)
+            r->z_end = 1;
+        else if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT)
+            return err_set(e, "%s: corrupt gzip data: %s", r->path, r->zs.msg ? r->zs.msg : "invalid data");
+        else if (zr == Z_MEM_ERROR)
+            return err_set(e, "%s: out of memory decompressing", r->path);
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return err_set(e, "%s: gzip error %d", r->path, zr);
+        if (got)
+            return (ssize_t)got;
+    }
+}
+
+/* Make at least want plain bytes available at buf + buf_pos (fewer only
+ * at end of input).  Returns available count or -1. */
+static ssize_t buf_need(rec_reader *r, size_t want, errctx *e)
+{
+    while (r->buf_len - r->buf_pos < want && !r->src_eof) {
+        if (r->buf_pos > 0) {
+            memmove(r->buf, r->buf + r->buf_pos, r->buf_len - r->buf_pos);
+            r->consumed += r->buf_pos;
+            r->buf_len -= r->buf_pos;
+            r->buf_pos = 0;
+        }
+        if (r->buf_cap - r->buf_len < CHUNK) {
+            size_t ncap = r->buf_cap * 2;
+            while (ncap - r->buf_len < CHUNK)
+                ncap *= 2;
+            r->buf = xrealloc(r->buf, ncap);
+            r->buf_cap = ncap;
+        }
+        size_t room = r->buf_cap - r->buf_len;
+        ssize_t got = src_read(r, r->buf + r->buf_len, room, e);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            r->src_eof = 1;
+        r->buf_len += (size_t)got;
+    }
+    return (ssize_t)(r->buf_len - r->buf_pos);
+}
+
+/* ---- errors ---- */
+
+int rec_where(const rec_reader *r, int col, char *buf, size_t n)
+{
+    if (col >= 0 && col < r->ncols)
+        return snprintf(buf, n, "%s:%llu: column '%s'", r->path, (unsigned long long)r->cur_line,
+                        r->names[col]);
+    return snprintf(buf, n, "%s:%llu", r->path, (unsigned long long)r->cur_line);
+}
+
+int rec_error(const rec_reader *r, int col, errctx *e, const char *fmt, ...)
+{
+    if (!e)
+        return -1;
+    char where[512], what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    rec_where(r, col, where, sizeof where);
+    return err_set(e, "%s: %s", where, what);
+}
+
+/* ---- text ---- */
+
+static void field_cb(void *s, size_t len, void *data)
+{
+    rec_reader *r = data;
+    if (!r->building) {
+        r->building = 1;
+        r->building_first = r->nf;
+        r->building_line = r->phys_line;
+    }
+    if (r->flen + len + 1 > r->fcap) {
+        while (r->flen + len + 1 > r->fcap)
+            r->fcap *= 2;
+        r->fbuf = xrealloc(r->fbuf, r->fcap);
+    }
+    if (len)
+        memcpy(r->fbuf + r->flen, s, len);
+    r->fbuf[r->flen + len] = '\0';
+    if (r->nf == r->nfcap) {
+        r->nfcap *= 2;
+        r->foff = xrealloc(r->foff, r->nfcap * sizeof *r->foff);
+        r->fl = xrealloc(r->fl, r->nfcap * sizeof *r->fl);
+    }
+    r->foff[r->nf] = r->flen;
+    r->fl[r->nf] = len;
+    r->nf++;
+    r->flen += len + 1;
+}
+
+static void row_cb(int c, void *data)
+{
+    (void)c;
+    rec_reader *r = data;
+    if (!r->building) /* a row with no fields cannot happen: libcsv calls cb1 first */
+        return;
+    if (r->nrq == r->rqcap) {
+        r->rqcap *= 2;
+        r->row_first = xrealloc(r->row_first, r->rqcap * sizeof *r->row_first);
+        r->row_line = xrealloc(r->row_line, r->rqcap * sizeof *r->row_line);
+    }
+    r->row_first[r->nrq] = r->building_first;
+    r->row_line[r->nrq] = r->building_line;
+    r->nrq++;
+    r->building = 0;
+}
+
+static int never_space(unsigned char c)
+{
+    (void)c;
+    return 0;
+}
+
+static int is_term(unsigned char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* Drop consumed rows, keeping the fields of a row in progress. */
+static void store_compact(rec_reader *r)
+{
+    size_t keep_f = r->building ? r->building_first : r->nf;
+    size_t keep_off = keep_f < r->nf ? r->foff[keep_f] : r->flen;
+    size_t nkeep = r->nf - keep_f;
+    memmove(r->fbuf, r->fbuf + keep_off, r->flen - keep_off);
+    r->flen -= keep_off;
+    for (size_t i = 0; i < nkeep; i++) {
+        r->foff[i] = r->foff[keep_f + i] - keep_off;
+        r->fl[i] = r->fl[keep_f + i];
+    }
+    r->nf = nkeep;
+    if (r->building)
+        r->building_first = 0;
+    r->nrq = r->rq_pos = 0;
+}
+
+static int csv_fail(rec_reader *r, errctx *e)
+{
+    r->cur_line = r->phys_line;
+    int code = csv_error(&r->csv);
+    if (code == CSV_EPARSE)
+        return rec_error(r, -1, e, "malformed CSV: a quote inside an unquoted field, text after a closing "
+                                   "quote, or an unterminated quoted field");
+    return rec_error(r, -1, e, "CSV parser: %s", csv_strerror(code));
+}
+
+/* Parse more input until at least one row is queued or input ends. */
+static int text_fill(rec_reader *r, errctx *e)
+{
+    while (r->rq_pos == r->nrq && !r->csv_done) {
+        store_compact(r);
+        ssize_t avail = buf_need(r, 1, e);
+        if (avail < 0)
+            return -1;
+        if (avail == 0) {
+            if (csv_fini(&r->csv, field_cb, row_cb, r) != 0)
+                return csv_fail(r, e);
+            r->csv_done = 1;
+            break;
+        }
+        unsigned char *p = r->buf + r->buf_pos, *end = p + avail;
+        unsigned char *nul = memchr(p, 0, (size_t)avail);
+        if (nul) {
+            uint64_t line = r->phys_line;
+            for (unsigned char *q = p; q < nul; q++)
+                line += *q == '\n';
+            r->cur_line = line;
+            return rec_error(r, -1, e, "NUL byte in text input (binary file?)");
+        }
+        while (p < end) {
+            unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
+            if (csv_parse(&r->csv, p, len, field_cb, row_cb, r) != len)
+                return csv_fail(r, e);
+            p += len;
+            if (nl)
+                r->phys_line++;
+        }
+        r->buf_pos = r->buf_len;
+    }
+    return 0;
+}
+
+static int check_names(rec_reader *r, errctx *e)
+{
+    hmap *seen = hmap_new((size_t)r->ncols);
+    for (int i = 0; i < r->ncols; i++) {
+        if (!*r->names[i]) {
+            hmap_free(seen);
+            return err_set(e, "%s:1: column %d has an empty name", r->path, i + 1);
+        }
+        int added;
+        hmap_put(seen, r->names[i], strlen(r->names[i]), i, &added);
+        if (!added) {
+            hmap_free(seen);
+            return err_set(e, "%s:1: duplicate column '%s'", r->path, r->names[i]);
+        }
+    }
+    hmap_free(seen);
+    return 0;
+}
+
+static int text_open(rec_reader *r, errctx *e)
+{
+    /* The delimiter comes from the header line: tab if it has one. */
+    size_t scanned = 0;
+    int found = 0;
+    for (;;) {
+        ssize_t avail = buf_need(r, scanned + 1, e);
+        if (avail < 0)
+            return -1;
+        if ((size_t)avail <= scanned)
+            break;
+        unsigned char *p = r->buf + r->buf_pos;
+        if (memchr(p + scanned, '\n', (size_t)avail - scanned)) {
+            found = 1;
+            break;
+        }
+        scanned = (size_t)avail;
+    }
+    unsigned char *p = r->buf + r->buf_pos;
+    size_t avail = r->buf_len - r->buf_pos;
+    unsigned char *nl = found ? memchr(p, '\n', avail) : p + avail;
+    size_t hl = (size_t)(nl - p);
+    if (avail == 0)
+        return err_set(e, "%s: empty input (a header line is required)", r->path);
+    r->delim = memchr(p, '\t', hl) ? '\t' : memchr(p, ',', hl) ? ',' : '\t';
+
+    if (csv_init(&r->csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
+        return err_set(e, "%s: cannot initialise the CSV parser", r->path);
+    r->csv_ready = 1;
+    csv_set_delim(&r->csv, (unsigned char)r->delim);
+    csv_set_quote(&r->csv, r->delim == '\t' ? '\0' : '"');
+    csv_set_space_func(&r->csv, never_space);
+    csv_set_term_func(&r->csv, is_term);
+    r->phys_line = 1;
+    if (text_fill(r, e) < 0)
+        return -1;
+    if (r->rq_pos == r->nrq)
+        return err_set(e, "%s: empty input (a header line is required)", r->path);
+    size_t first = r->row_first[0];
+    size_t last = r->nrq > 1 ? r->row_first[1] : (r->building ? r->building_first : r->nf);
+    r->ncols = (int)(last - first);
+    r->names = xcalloc((size_t)r->ncols + 1, sizeof *r->names);
+    for (int i = 0; i < r->ncols; i++)
+        r->names[i] = xstrndup(r->fbuf + r->foff[first + (size_t)i], r->fl[first + (size_t)i]);
+    if (strncmp(r->names[0], "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
+        memmove(r->names[0], r->names[0] + 3, strlen(r->names[0]) - 2);
+    r->rq_pos = 1;
+    r->cur_line = 1;
+    return check_names(r, e);
+}
+
+static int text_next(rec_reader *r, errctx *e)
+{
+    if (text_fill(r, e) < 0)
+        return -1;
+    if (r->rq_pos == r->nrq)
+        return 0;
+    size_t i = r->rq_pos++;
+    r->cur_first = r->row_first[i];
+    r->cur_line = r->row_line[i];
+    size_t end = i + 1 < r->nrq ? r->row_first[i + 1] : (r->building ? r->building_first : r->nf);
+    size_t nfields = end - r->cur_first;
+    if (nfields != (size_t)r->ncols)
+        return rec_error(r, -1, e, "expected %d fields, found %zu", r->ncols, nfields);
+    return 1;
+}
+
+/* ---- binary ---- */
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int bin_read_header(rec_reader *r, int again, errctx *e)
+{
+    ssize_t got = buf_need(r, RECBIN_MAGIC_LEN + 8, e);
+    if (got < 0)
+        return -1;
+    if (got < RECBIN_MAGIC_LEN + 8)
+        return err_set(e, "%s: truncated binary stream header", r->path);
+    const unsigned char *h = r->buf + r->buf_pos;
+    uint32_t version = rd32(h + 8), ncols = rd32(h + 12);
+    if (version > RECBIN_VERSION)
+        return err_set(e, "%s: binary stream version %u is newer than this tool reads (%d)", r->path,
+                       version, RECBIN_VERSION);
+    if (version == 0 || ncols == 0 || ncols > RECBIN_MAX_COLS)
+        return err_set(e, "%s: corrupt binary stream header (version %u, %u columns)", r->path, version,
+                       ncols);
+    size_t off = RECBIN_MAGIC_LEN + 8;
+    char **names = xcalloc((size_t)ncols + 1, sizeof *names);
+    int rc = -1;
+    uint32_t i;
+    for (i = 0; i < ncols; i++) {
+        got = buf_need(r, off + 4, e);
+        if (got < 0)
+            goto out;
+        if ((size_t)got < off + 4)
+            break;
+        uint32_t len = rd32(r->buf + r->buf_pos + off);
+        if (len > RECBIN_MAX_NAME) {
+            err_set(e, "%s: corrupt binary stream header (column name of %u bytes)", r->path, len);
+            goto out;
+        }
+        got = buf_need(r, off + 4 + len, e);
+        if (got < 0)
+            goto out;
+        if ((size_t)got < off + 4 + len)
+            break;
+        names[i] = xstrndup((const char *)r->buf + r->buf_pos + off + 4, len);
+        if (strlen(names[i]) != len) {
+            err_set(e, "%s: corrupt binary stream header (NUL in a column name)", r->path);
+            goto out;
+        }
+        off += 4 + len;
+    }
+    got = i < ncols ? 0 : buf_need(r, off + 4, e);
+    if (got < 0)
+        goto out;
+    if ((size_t)got < off + 4) {
+        err_set(e, "%s: truncated binary stream header", r->path);
+        goto out;
+    }
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), r->buf + r->buf_pos, (uInt)off);
+    if (crc != rd32(r->buf + r->buf_pos + off)) {
+        err_set(e, "%s: binary stream header checksum mismatch (corrupt input)", r->path);
+        goto out;
+    }
+    r->buf_pos += off + 4;
+    if (again) {
+        /* a concatenated stream must have the same columns */
+        int same = (int)ncols == r->ncols;
+        for (uint32_t k = 0; same && k < ncols; k++)
+            same = strcmp(names[k], r->names[k]) == 0;
+        if (!same) {
+            err_set(e, "%s: concatenated binary streams have different columns", r->path);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    r->ncols = (int)ncols;
+    r->names = names;
+    names = NULL;
+    rc = 0;
+out:
+    if (names) {
+        for (uint32_t k = 0; k < ncols; k++)
+            free(names[k]);
+        free(names);
+    }
+    return rc;
+}
+
+static int bin_corrupt(rec_reader *r, errctx *e, const char *what)
+{
+    return err_set(e, "%s: block %llu (from row %llu): %s", r->path, (unsigned long long)r->block_index + 1,
+                   (unsigned long long)r->rows + 1, what);
+}
+
+/* Read and decode the next block; 1 block, 0 end, -1 error. */
+static int bin_block(rec_reader *r, errctx *e)
+{
+    for (;;) {
+        if (r->bin_end) {
+            /* after an end block: nothing, or another whole stream */
+            ssize_t got = buf_need(r, RECBIN_MAGIC_LEN, e);
+            if (got < 0)
+                return -1;
+            if (got == 0)
+                return 0;
+            if ((size_t)got < RECBIN_MAGIC_LEN ||
+                memcmp(r->buf + r->buf_pos, RECBIN_MAGIC, RECBIN_MAGIC_LEN) != 0)
+                return err_set(e, "%s: data after the end of the binary stream", r->path);
+            if (bin_read_header(r, 1, e) < 0)
+                return -1;
+            r->bin_end = 0;
+        }
+        ssize_t got = buf_need(r, 12, e);
+        if (got < 0)
+            return -1;
+        if (got < 12)
+            return err_set(e, "%s: truncated binary stream: input ends after %llu rows without an end block",
+                           r->path, (unsigned long long)r->rows);
+        const unsigned char *h = r->buf + r->buf_pos;
+        if (memcmp(h, RECBIN_BLOCK_TAG, 4) != 0)
+            return bin_corrupt(r, e, "corrupt binary stream: no block tag");
+        uint32_t nrows = rd32(h + 4), plen = rd32(h + 8);
+        if (nrows > RECBIN_MAX_ROWS || plen > RECBIN_MAX_PAYLOAD || (nrows == 0 && plen != 0))
+            return bin_corrupt(r, e, "corrupt binary stream: impossible block size");
+        /* each column needs at least its type byte plus 4 bytes a row */
+        if (nrows && (uint64_t)plen < (uint64_t)r->ncols * (1 + 4ull * nrows))
+            return bin_corrupt(r, e, "corrupt binary stream: block too short for its rows");
+        got = buf_need(r, 12 + (size_t)plen + 4, e);
+        if (got < 0)
+            return -1;
+        if ((size_t)got < 12 + (size_t)plen + 4)
+            return bin_corrupt(r, e, "truncated binary stream: block ends early");
+        h = r->buf + r->buf_pos;
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), h + 4, (uInt)(8 + plen));
+        if (crc != rd32(h + 12 + plen))
+            return bin_corrupt(r, e, "checksum mismatch (corrupt input)");
+        r->buf_pos += 12 + (size_t)plen + 4;
+        if (nrows == 0) {
+            r->bin_end = 1;
+            continue;
+        }
+        if (plen > r->block_cap) {
+            free(r->block);
+            r->block = xmalloc(plen);
+            r->block_cap = plen;
+        }
+        memcpy(r->block, h + 12, plen);
+        const unsigned char *p = r->block, *end = r->block + plen;
+        for (int c = 0; c < r->ncols; c++) {
+            if (p >= end)
+                return bin_corrupt(r, e, "corrupt binary stream: payload too short");
+            rec_type t = (rec_type)*p++;
+            size_t need;
+            colbuf *cb = &r->cols[c];
+            cb->type = t;
+            if (t == REC_I64 || t == REC_F64)
+                need = 8ull * nrows;
+            else if (t == REC_F32)
+                need = 4ull * nrows;
+            else if (t == REC_STR) {
+                if (end - p < 4)
+                    return bin_corrupt(r, e, "corrupt binary stream: payload too short");
+                uint32_t bytes = rd32(p);
+                p += 4;
+                if ((size_t)(end - p) < 4ull * nrows + bytes)
+                    return bin_corrupt(r, e, "corrupt binary stream: string column overruns the block");
+                cb->offs = p;
+                uint32_t prev = 0;
+                for (uint32_t k = 0; k < nrows; k++) {
+                    uint32_t o = rd32(p + 4ull * k);
+                    if (o < prev || o > bytes)
+                        return bin_corrupt(r, e, "corrupt binary stream: bad string offsets");
+                    prev = o;
+                }
+                if (prev != bytes)
+                    return bin_corrupt(r, e, "corrupt binary stream: bad string offsets");
+                p += 4ull * nrows;
+                cb->data = p;
+                p += bytes;
+                continue;
+            } else
+                return bin_corrupt(r, e, "corrupt binary stream: unknown column type");
+            if ((size_t)(end - p) < need)
+                return bin_corrupt(r, e, "corrupt binary stream: column overruns the block");
+            cb->data = p;
+            p += need;
+        }
+        if (p != end)
+            return bin_corrupt(r, e, "corrupt binary stream: payload size does not match its columns");
+        r->block_rows = nrows;
+        r->block_row = 0;
+        r->block_index++;
+        return 1;
+    }
+}
+
+static int bin_next(rec_reader *r, errctx *e)
+{
+    if (r->block_row + 1 < r->block_rows && r->rows > 0) {
+        r->block_row++;
+        return 1;
+    }
+    int rc = bin_block(r, e);
+    return rc;
+}
+
+/* ---- public ---- */
+
+rec_reader *rec_open(const char *path, errctx *e)
+{
+    rec_reader *r = xcalloc(1, sizeof *r);
+    if (!path || strcmp(path, "-") == 0) {
+        r->path = xstrdup("stdin");
+        r->fd = STDIN_FILENO;
+    } else {
+        r->path = xstrdup(path);
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            err_set(e, "%s: %s", path, strerror(errno));
+            free(r->path);
+            free(r);
+            return NULL;
+        }
+        r->own_fd = 1;
+    }
+    r->raw = xmalloc(CHUNK);
+    r->buf_cap = 2 * CHUNK;
+    r->buf = xmalloc(r->buf_cap);
+    r->fcap = 4096;
+    r->fbuf = xmalloc(r->fcap);
+    r->nfcap = 256;
+    r->foff = xmalloc(r->nfcap * sizeof *r->foff);
+    r->fl = xmalloc(r->nfcap * sizeof *r->fl);
+    r->rqcap = 64;
+    r->row_first = xmalloc(r->rqcap * sizeof *r->row_first);
+    r->row_line = xmalloc(r->rqcap * sizeof *r->row_line);
+
+    /* gzip? look at the first two raw bytes */
+    while (r->raw_len - r->raw_pos < 2 && !r->raw_eof) {
+        size_t have = r->raw_len - r->raw_pos;
+        memmove(r->raw, r->raw + r->raw_pos, have);
+        r->raw_pos = 0;
+        ssize_t n = read(r->fd, r->raw + have, CHUNK - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set(e, "%s: read error: %s", r->path, strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            r->raw_eof = 1;
+        r->raw_len = have + (size_t)n;
+    }
+    if (r->raw_len - r->raw_pos >= 2 && r->raw[r->raw_pos] == 0x1f && r->raw[r->raw_pos + 1] == 0x8b) {
+        r->gz = 1;
+        if (inflateInit2(&r->zs, 16 + MAX_WBITS) != Z_OK) {
+            err_set(e, "%s: cannot initialise zlib", r->path);
+            r->gz = 0;
+            goto fail;
+        }
+    }
+    ssize_t got = buf_need(r, RECBIN_MAGIC_LEN, e);
+    if (got < 0)
+        goto fail;
+    if (got >= RECBIN_MAGIC_LEN && memcmp(r->buf + r->buf_pos, RECBIN_MAGIC, RECBIN_MAGIC_LEN) == 0) {
+        r->format = REC_BINARY;
+        if (bin_read_header(r, 0, e) < 0)
+            goto fail;
+        if (check_names(r, e) < 0)
+            goto fail;
+        r->cols = xcalloc((size_t)r->ncols, sizeof *r->cols);
+        r->scratch = xcalloc((size_t)r->ncols, sizeof *r->scratch);
+        r->cur_line = 1;
+    } else {
+        r->format = REC_TEXT;
+        if (text_open(r, e) < 0)
+            goto fail;
+    }
+    return r;
+fail:
+    rec_close(r);
+    return NULL;
+}
+
+void rec_close(rec_reader *r)
+{
+    if (!r)
+        return;
+    if (r->own_fd)
+        close(r->fd);
+    if (r->gz)
+        inflateEnd(&r->zs);
+    if (r->csv_ready)
+        csv_free(&r->csv);
+    for (int i = 0; i < r->ncols; i++) {
+        free(r->names ? r->names[i] : NULL);
+        free(r->scratch ? r->scratch[i] : NULL);
+    }
+    free(r->names);
+    free(r->scratch);
+    free(r->cols);
+    free(r->block);
+    free(r->raw);
+    free(r->buf);
+    free(r->fbuf);
+    free(r->foff);
+    free(r->fl);
+    free(r->row_first);
+    free(r->row_line);
+    free(r->path);
+    free(r);
+}
+
+const char *rec_path(const rec_reader *r) { return r->path; }
+int rec_format(const rec_reader *r) { return r->format; }
+int rec_is_gzip(const rec_reader *r) { return r->gz; }
+char rec_delimiter(const rec_reader *r) { return r->format == REC_TEXT ? r->delim : 0; }
+int rec_ncols(const rec_reader *r) { return r->ncols; }
+const char *rec_colname(const rec_reader *r, int col) { return r->names[col]; }
+const char *const *rec_colnames(const rec_reader *r) { return (const char *const *)r->names; }
+uint64_t rec_line(const rec_reader *r) { return r->cur_line; }
+uint64_t rec_rows(const rec_reader *r) { return r->rows; }
+
+int rec_find(const rec_reader *r, const char *name)
+{
+    for (int i = 0; i < r->ncols; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static void list_columns(const rec_reader *r, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->ncols && used + 8 < n; i++) {
+        int k = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", r->names[i]);
+        if (k < 0 || (size_t)k >= n - used) {
+            memcpy(buf + n - 6, ", ...", 6);
+            break;
+        }
+        used += (size_t)k;
+    }
+}
+
+int rec_col(const rec_reader *r, const char *name, errctx *e)
+{
+    int i = rec_find(r, name);
+    if (i < 0) {
+        char cols[600];
+        list_columns(r, cols, sizeof cols);
+        return err_set(e, "%s: no column '%s' (columns: %s)", r->path, name, cols);
+    }
+    return i;
+}
+
+int rec_select(const rec_reader *r, const char *list, int **idx, errctx *e)
+{
+    int n = 0, cap = 16;
+    int *out = xmalloc((size_t)cap * sizeof *out);
+    char *copy = xstrdup(list), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        int matched = 0;
+        int glob = strpbrk(item, "*?[") != NULL;
+        for (int i = 0; i < r->ncols; i++) {
+            if (glob ? fnmatch(item, r->names[i], 0) == 0 : strcmp(item, r->names[i]) == 0) {
+                if (n == cap) {
+                    cap *= 2;
+                    out = xrealloc(out, (size_t)cap * sizeof *out);
+                }
+                out[n++] = i;
+                matched = 1;
+                if (!glob)
+                    break;
+            }
+        }
+        if (!matched) {
+            char cols[600];
+            list_columns(r, cols, sizeof cols);
+            err_set(e, "%s: no column %s '%s' (columns: %s)", r->path, glob ? "matches" : "named", item, cols);
+            free(copy);
+            free(out);
+            return -1;
+        }
+    }
+    free(copy);
+    if (n == 0) {
+        free(out);
+        return err_set(e, "%s: empty column list", r->path);
+    }
+    *idx = out;
+    return n;
+}
+
+int rec_next(rec_reader *r, errctx *e)
+{
+    if (r->at_eof)
+        return 0;
+    int rc = r->format == REC_TEXT ? text_next(r, e) : bin_next(r, e);
+    if (rc == 1) {
+        r->rows++;
+        if (r->format == REC_BINARY)
+            r->cur_line = r->rows + 1;
+    } else if (rc == 0) {
+        r->at_eof = 1;
+    }
+    return rc;
+}
+
+rec_type rec_field_type(const rec_reader *r, int col)
+{
+    return r->format == REC_TEXT ? REC_STR : r->cols[col].type;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+const char *rec_str(rec_reader *r, int col, size_t *len)
+{
+    if (r->format == REC_TEXT) {
+        size_t f = r->cur_first + (size_t)col;
+        if (len)
+            *len = r->fl[f];
+        return r->fbuf + r->foff[f];
+    }
+    colbuf *cb = &r->cols[col];
+    uint32_t i = r->block_row;
+    if (!r->scratch[col])
+        r->scratch[col] = xmalloc(64);
+    char *s = r->scratch[col];
+    int n = 0;
+    switch (cb->type) {
+    case REC_I64: {
+        int64_t v = (int64_t)rd64(cb->data + 8ull * i);
+        n = snprintf(s, 64, "%lld", (long long)v);
+        break;
+    }
+    case REC_F64: {
+        double v;
+        memcpy(&v, cb->data + 8ull * i, 8);
+        n = rec_format_f64(s, 64, v);
+        break;
+    }
+    case REC_F32: {
+        float v;
+        memcpy(&v, cb->data + 4ull * i, 4);
+        n = rec_format_f32(s, 64, v);
+        break;
+    }
+    case REC_STR: {
+        uint32_t b = i ? rd32(cb->offs + 4ull * (i - 1)) : 0, end = rd32(cb->offs + 4ull * i);
+        free(r->scratch[col]);
+        r->scratch[col] = s = xstrndup((const char *)cb->data + b, end - b);
+        n = (int)(end - b);
+        break;
+    }
+    }
+    if (len)
+        *len = (size_t)n;
+    return s;
+}
+
+static int field_error(rec_reader *r, int col, errctx *e, errctx *why)
+{
+    return rec_error(r, col, e, "%s", why->msg);
+}
+
+int rec_f64(rec_reader *r, int col, double *out, errctx *e)
+{
+    errctx why;
+    if (r->format == REC_BINARY) {
+        colbuf *cb = &r->cols[col];
+        uint32_t i = r->block_row;
+        if (cb->type == REC_F64) {
+            memcpy(out, cb->data + 8ull * i, 8);
+            if (!isfinite(*out))
+                return rec_error(r, col, e, "value is not finite: NaN and Inf are not accepted");
+            return 0;
+        }
+        if (cb->type == REC_F32) {
+            float f;
+            memcpy(&f, cb->data + 4ull * i, 4);
+            if (!isfinite(f))
+                return rec_error(r, col, e, "value is not finite: NaN and Inf are not accepted");
+            *out = f;
+            return 0;
+        }
+        if (cb->type == REC_I64) {
+            *out = (double)(int64_t)rd64(cb->data + 8ull * i);
+            return 0;
+        }
+    }
+    size_t len;
+    const char *s = rec_str(r, col, &len);
+    if (rec_parse_f64(s, len, out, &why) < 0)
+        return field_error(r, col, e, &why);
+    return 0;
+}
+
+int rec_f32(rec_reader *r, int col, float *out, errctx *e)
+{
+    errctx why;
+    if (r->format == REC_BINARY) {
+        colbuf *cb = &r->cols[col];
+        uint32_t i = r->block_row;
+        if (cb->type == REC_F32) {
+            memcpy(out, cb->data + 4ull * i, 4);
+            if (!isfinite(*out))
+                return rec_error(r, col, e, "value is not finite: NaN and Inf are not accepted");
+            return 0;
+        }
+        if (cb->type == REC_F64) {
+            double d;
+            memcpy(&d, cb->data + 8ull * i, 8);
+            if (!isfinite(d) || fabs(d) > 3.4028234663852886e38)
+                return rec_error(r, col, e, "value %g is not a finite float32", d);
+            *out = (float)d;
+            return 0;
+        }
+        if (cb->type == REC_I64) {
+            *out = (float)(int64_t)rd64(cb->data + 8ull * i);
+            return 0;
+        }
+    }
+    size_t len;
+    const char *s = rec_str(r, col, &len);
+    if (rec_parse_f32(s, len, out, &why) < 0)
+        return field_error(r, col, e, &why);
+    return 0;
+}
+
+int rec_i64(rec_reader *r, int col, int64_t *out, errctx *e)
+{
+    errctx why;
+    if (r->format == REC_BINARY && r->cols[col].type == REC_I64) {
+        *out = (int64_t)rd64(r->cols[col].data + 8ull * r->block_row);
+        return 0;
+    }
+    if (r->format == REC_BINARY && r->cols[col].type != REC_STR) {
+        double d;
+        if (rec_f64(r, col, &d, e) < 0)
+            return -1;
+        if (d != floor(d) || fabs(d) > 9.2e18)
+            return rec_error(r, col, e, "value %.17g is not an integer", d);
+        *out = (int64_t)d;
+        return 0;
+    }
+    size_t len;
+    const char *s = rec_str(r, col, &len);
+    if (rec_parse_i64(s, len, out, &why) < 0)
+        return field_error(r, col, e, &why);
+    return 0;
+}
+
+/* ---- groups ---- */
+
+void rec_group_init(rec_group *g, int col)
+{
+    memset(g, 0, sizeof *g);
+    g->col = col;
+    hset64_init(&g->seen);
+}
+
+void rec_group_free(rec_group *g)
+{
+    free(g->key);
+    hset64_free(&g->seen);
+}
+
+int rec_group_step(rec_group *g, rec_reader *r, errctx *e)
+{
+    size_t len;
+    const char *k = rec_str(r, g->col, &len);
+    if (g->started && len == g->key_len && memcmp(k, g->key, len) == 0)
+        return 0;
+    if (!hset64_add(&g->seen, hash64(k, len, 0x67726f7570)))
+        return rec_error(r, g->col, e,
+                         "key '%.*s' appears again after other keys; rows of one key must be contiguous "
+                         "(group them first, e.g. sort -s -t \"$(printf '\\t')\" -k%d,%d)",
+                         (int)(len > 100 ? 100 : len), k, g->col + 1, g->col + 1);
+    if (len + 1 > g->key_cap) {
+        g->key_cap = len + 64;
+        g->key = xrealloc(g->key, g->key_cap);
+    }
+    memcpy(g->key, k, len);
+    g->key[len] = '\0';
+    g->key_len = len;
+    g->started = 1;
+    g->groups++;
+    return 1;
+}
+
+const char *rec_group_key(const rec_group *g, size_t *len)
+{
+    if (len)
+        *len = g->key_len;
+    return g->key;
+}
