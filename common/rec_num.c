@@ -244,7 +244,9 @@ rec_type rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d
         double unit = d.exp10 >= -22 && d.exp10 <= 22
                           ? (d.exp10 >= 0 ? pow10_tab[d.exp10] : 1 / pow10_tab[-d.exp10])
                           : pow(10.0, (double)d.exp10);
-        if (fabs((double)*f - *dv) <= 0.5 * unit)
+        /* ties (the float exactly halfway, printed with round-half-even)
+         * must pass despite the rounding of dv and unit: slack 1e-6 unit */
+        if (fabs((double)*f - *dv) <= 0.500001 * unit)
             return REC_F32;
     }
     return REC_F64;

@@ -694,6 +694,9 @@ rec_reader *rec_open(const char *path, errctx *e)
         r->cols = xcalloc((size_t)r->ncols, sizeof *r->cols);
         r->scratch = xcalloc((size_t)r->ncols, sizeof *r->scratch);
         r->cur_line = 1;
+    } else if (got > 0 && got < RECBIN_MAGIC_LEN && memcmp(r->buf + r->buf_pos, RECBIN_MAGIC, (size_t)got) == 0) {
+        err_set(e, "%s: truncated binary stream header", r->path);
+        goto fail;
     } else {
         r->format = REC_TEXT;
         if (text_open(r, e) < 0)

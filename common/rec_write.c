@@ -399,6 +399,10 @@ static int flush_block(rec_writer *w, errctx *e)
             for (uint32_t k = 0; k < n; k++) {
                 if (b->kind[k] != CELL_INT || fabs((double)b->i[k]) <= lim)
                     continue;
+                /* a large integer may still be exact in the type */
+                if (t == REC_F32 ? (int64_t)(float)b->i[k] == b->i[k] && fabs((double)b->i[k]) < 9e18
+                                 : (int64_t)(double)b->i[k] == b->i[k] && fabs((double)b->i[k]) < 9e18)
+                    continue;
                 if (t == REC_F32 && fabs((double)b->i[k]) <= 9007199254740992.0) {
                     t = REC_F64;
                     k = (uint32_t)-1; /* re-check at the wider limit */

@@ -1,0 +1,609 @@
+/*
+ * test_rec.c - record streams: strict numbers, shortest printing, text,
+ * CSV, gzip and binary reading, the writer, the text/binary round trip,
+ * truncation and corruption, groups.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "cli.h"
+#include "rec.h"
+#include "rng.h"
+#include "banned.h"
+
+static char dir[256];
+
+static const char *tpath(const char *name)
+{
+    static char buf[16][512];
+    static int k;
+    k = (k + 1) % 16;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(data, 1, n, fp) != n || fclose(fp) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        *n = 0;
+        return NULL;
+    }
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, fp);
+    fclose(fp);
+    return b;
+}
+
+/* Read a whole file and return its rows joined as "a|b|c\n" lines, or
+ * NULL with the error in e. */
+static char *slurp_rows(const char *path, errctx *e)
+{
+    rec_reader *r = rec_open(path, e);
+    if (!r)
+        return NULL;
+    size_t cap = 1024, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    int got;
+    while ((got = rec_next(r, e)) == 1) {
+        for (int c = 0; c < rec_ncols(r); c++) {
+            size_t n;
+            const char *s = rec_str(r, c, &n);
+            while (len + n + 2 >= cap)
+                out = realloc(out, cap *= 2);
+            memcpy(out + len, s, n);
+            len += n;
+            out[len++] = c + 1 < rec_ncols(r) ? '|' : '\n';
+            out[len] = '\0';
+        }
+    }
+    rec_close(r);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_numbers(void)
+{
+    errctx e;
+    double d;
+    float f;
+    int64_t i;
+    const char *good[] = {"0", "-0", "1", "-1.5", "+2.25", "1e3", "1E-3", ".5", "5.", "0.000123",
+                          "123456789012345678901234567890", "1.7976931348623157e308", "4.9e-324",
+                          "2.2250738585072014e-308", "0.1", "9007199254740993", "1e23", "8.98846567431158e307"};
+    for (size_t k = 0; k < sizeof good / sizeof *good; k++) {
+        int ok = rec_parse_f64(good[k], strlen(good[k]), &d, &e) == 0;
+        check(ok && d == strtod(good[k], NULL), "f64 '%s' parses as strtod does", good[k]);
+        ok = rec_parse_f32(good[k], strlen(good[k]), &f, &e) == 0;
+        if (fabs(strtod(good[k], NULL)) <= FLT_MAX)
+            check(ok && (f == strtof(good[k], NULL)), "f32 '%s' parses as strtof does", good[k]);
+    }
+    const char *bad[] = {"", " 1", "1 ", "nan", "NaN", "inf", "-Infinity", "0x10", "1e", "--1", ".", "1.2.3",
+                         "e5", "1e+", "12a", "1,5"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        check(rec_parse_f64(bad[k], strlen(bad[k]), &d, &e) < 0, "f64 rejects '%s'", bad[k]);
+    check(rec_parse_f64("nan", 3, &d, &e) < 0 && strstr(e.msg, "NaN and Inf"), "nan message: %s", e.msg);
+    check(rec_parse_f64("", 0, &d, &e) < 0 && strcmp(e.msg, "missing value") == 0, "empty is missing");
+    check(rec_parse_f64("1e400", 5, &d, &e) < 0 && strstr(e.msg, "out of range"), "1e400 out of range");
+    check(rec_parse_f32("1e39", 4, &f, &e) < 0, "1e39 out of float range");
+    check(rec_parse_i64("9223372036854775807", 19, &i, &e) == 0 && i == INT64_MAX, "i64 max");
+    check(rec_parse_i64("-9223372036854775808", 20, &i, &e) == 0 && i == INT64_MIN, "i64 min");
+    check(rec_parse_i64("9223372036854775808", 19, &i, &e) < 0, "i64 overflow");
+    check(rec_parse_i64("1.0", 3, &i, &e) < 0, "i64 rejects 1.0");
+
+    /* random decimals: the fast paths agree with strtod/strtof bit for bit */
+    rng r;
+    rng_init(&r, 7, 0);
+    int mismatches = 0;
+    for (int k = 0; k < 200000; k++) {
+        char s[64];
+        int digits = 1 + (int)rng_below(&r, 12);
+        uint64_t m = rng_u64(&r) % 1000000000000ULL;
+        int ex = (int)rng_below(&r, 60) - 30;
+        snprintf(s, sizeof s, "%s%.*llue%d", rng_below(&r, 2) ? "-" : "", digits,
+                 (unsigned long long)(m % (uint64_t)pow(10, digits)), ex);
+        if (k % 3 == 0) /* also plain decimals */
+            snprintf(s, sizeof s, "%llu.%0*llu", (unsigned long long)(m % 100000), digits % 8 + 1,
+                     (unsigned long long)(m % (uint64_t)pow(10, digits % 8 + 1)));
+        double dv;
+        float fv;
+        if (rec_parse_f64(s, strlen(s), &dv, &e) < 0 || dv != strtod(s, NULL))
+            mismatches++;
+        float want = strtof(s, NULL);
+        if (!isfinite(want)) /* beyond float32: must be refused */
+            mismatches += rec_parse_f32(s, strlen(s), &fv, &e) == 0;
+        else if (rec_parse_f32(s, strlen(s), &fv, &e) < 0 || memcmp(&fv, &want, 4) != 0)
+            mismatches++;
+    }
+    check(mismatches == 0, "fast number parsing matches strtod/strtof on 200000 random decimals (%d off)",
+          mismatches);
+    /* a float halfway case: 1 + 2^-24 is exactly between two floats;
+     * the decimal just above must round up */
+    const char *half_up = "1.00000005960464477539062500001";
+    check(rec_parse_f32(half_up, strlen(half_up), &f, &e) == 0 && f == strtof(half_up, NULL),
+          "halfway-plus decimal rounds like strtof");
+}
+
+static void test_format_and_classify(void)
+{
+    rng r;
+    rng_init(&r, 11, 0);
+    int bad = 0;
+    for (int k = 0; k < 100000; k++) {
+        uint32_t bits = (uint32_t)rng_u64(&r);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (!isfinite(f))
+            continue;
+        char buf[64];
+        rec_format_f32(buf, sizeof buf, f);
+        float back = strtof(buf, NULL);
+        if (memcmp(&back, &f, 4) != 0)
+            bad++;
+        int64_t i;
+        float cf;
+        double cd;
+        rec_type t = rec_classify(buf, strlen(buf), &i, &cf, &cd);
+        if (t == REC_F32 ? memcmp(&cf, &f, 4) != 0 : t == REC_I64 ? (float)i != f : 1)
+            bad++;
+    }
+    check(bad == 0, "100000 random floats print shortest, read back exactly and classify as f32 (%d bad)", bad);
+    bad = 0;
+    for (int k = 0; k < 100000; k++) {
+        uint64_t bits = rng_u64(&r);
+        double d;
+        memcpy(&d, &bits, 8);
+        if (!isfinite(d))
+            continue;
+        char buf[64];
+        rec_format_f64(buf, sizeof buf, d);
+        if (strtod(buf, NULL) != d)
+            bad++;
+    }
+    check(bad == 0, "100000 random doubles print and read back exactly (%d bad)", bad);
+    char buf[64];
+    rec_format_f32(buf, sizeof buf, 0.1f);
+    check(strcmp(buf, "0.1") == 0, "0.1f prints as 0.1, got %s", buf);
+    rec_format_f32(buf, sizeof buf, 16777216.0f);
+    check(strcmp(buf, "16777216") == 0, "2^24 prints exactly, got %s", buf);
+
+    struct {
+        const char *s;
+        rec_type t;
+    } cases[] = {{"0", REC_I64},     {"-12", REC_I64},         {"-0", REC_F32},
+                 {"007", REC_F32},   {"+1", REC_F32},          {"0.1", REC_F32},
+                 {"0.100000001", REC_F32}, {"0.12345678901", REC_F64}, {"12345678901234567890", REC_STR},
+                 {"abc", REC_STR},   {"1e400", REC_STR},       {"", REC_STR},
+                 {"nan", REC_STR},   {"3.14159274", REC_F32},  {"3.141592653589793", REC_F64},
+                 {"9223372036854775807", REC_I64}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int64_t i;
+        float f;
+        double d;
+        rec_type t = rec_classify(cases[k].s, strlen(cases[k].s), &i, &f, &d);
+        check(t == cases[k].t, "classify '%s' as %s, got %s", cases[k].s, rec_type_name(cases[k].t),
+              rec_type_name(t));
+    }
+}
+
+static void test_text(void)
+{
+    errctx e;
+    const char *tsv = "a\tb\tc\n1\tx\t2.5\n\n3\ty z\t-1\n";
+    write_file(tpath("t.tsv"), tsv, strlen(tsv));
+    char *rows = slurp_rows(tpath("t.tsv"), &e);
+    check(rows && strcmp(rows, "1|x|2.5\n3|y z|-1\n") == 0, "tsv rows (blank line skipped): %s", rows ? rows : e.msg);
+    free(rows);
+
+    /* CSV: quotes, doubled quotes, embedded comma and newline, CRLF, no final newline */
+    const char *csv = "id,text,v\r\n1,\"a, b\",2\r\n2,\"say \"\"hi\"\"\",3\r\n3,\"two\nlines\",4";
+    write_file(tpath("c.csv"), csv, strlen(csv));
+    rec_reader *r = rec_open(tpath("c.csv"), &e);
+    check(r && rec_delimiter(r) == ',', "csv detected");
+    if (r) {
+        check(rec_next(r, &e) == 1 && strcmp(rec_str(r, 1, NULL), "a, b") == 0, "quoted comma");
+        check(rec_next(r, &e) == 1 && strcmp(rec_str(r, 1, NULL), "say \"hi\"") == 0, "doubled quotes");
+        check(rec_next(r, &e) == 1 && strcmp(rec_str(r, 1, NULL), "two\nlines") == 0, "embedded newline");
+        float v = 0;
+        check(rec_f32(r, 2, &v, &e) == 0 && v == 4, "last field without newline");
+        check(rec_next(r, &e) == 0, "end of csv");
+        rec_close(r);
+    }
+
+    /* a line longer than any buffer */
+    size_t big = 3u << 20;
+    char *longf = malloc(big + 64);
+    memcpy(longf, "k\tv\n1\t", 6);
+    memset(longf + 6, 'x', big);
+    memcpy(longf + 6 + big, "\n2\tshort\n", 9);
+    write_file(tpath("long.tsv"), longf, big + 15);
+    r = rec_open(tpath("long.tsv"), &e);
+    size_t n = 0;
+    check(r && rec_next(r, &e) == 1 && (rec_str(r, 1, &n), n == big), "3 MiB field read whole (%zu)", n);
+    check(r && rec_next(r, &e) == 1 && strcmp(rec_str(r, 1, NULL), "short") == 0 && rec_line(r) == 3,
+          "row after the long line, line 3");
+    rec_close(r);
+    free(longf);
+
+    /* errors name file and line */
+    const char *wrong = "a\tb\n1\t2\n3\n";
+    write_file(tpath("w.tsv"), wrong, strlen(wrong));
+    rows = slurp_rows(tpath("w.tsv"), &e);
+    check(!rows && strstr(e.msg, "w.tsv:3: expected 2 fields, found 1"), "field count error: %s", e.msg);
+    const char nul[] = "a\tb\n1\t2\n3\0\t4\n";
+    write_file(tpath("nul.tsv"), nul, sizeof nul - 1);
+    rows = slurp_rows(tpath("nul.tsv"), &e);
+    check(!rows && strstr(e.msg, "nul.tsv:3: NUL byte"), "NUL byte error: %s", e.msg);
+    write_file(tpath("empty.tsv"), "", 0);
+    check(!rec_open(tpath("empty.tsv"), &e) && strstr(e.msg, "empty input"), "empty input: %s", e.msg);
+    write_file(tpath("dup.tsv"), "a\tb\ta\n", 6);
+    check(!rec_open(tpath("dup.tsv"), &e) && strstr(e.msg, "duplicate column 'a'"), "duplicate column: %s", e.msg);
+    write_file(tpath("hdr.tsv"), "a\tb", 3);
+    r = rec_open(tpath("hdr.tsv"), &e);
+    check(r && rec_ncols(r) == 2 && rec_next(r, &e) == 0, "header only: 0 rows");
+    rec_close(r);
+    const char *badq = "a,b\n1,x\"y\n";
+    write_file(tpath("q.csv"), badq, strlen(badq));
+    rows = slurp_rows(tpath("q.csv"), &e);
+    check(!rows && strstr(e.msg, "q.csv:2: malformed CSV"), "stray quote: %s", e.msg);
+    const char *bom = "\xef\xbb\xbfid,v\n1,2\n";
+    write_file(tpath("bom.csv"), bom, strlen(bom));
+    r = rec_open(tpath("bom.csv"), &e);
+    check(r && strcmp(rec_colname(r, 0), "id") == 0, "byte order mark stripped");
+    rec_close(r);
+
+    /* numbers: strict, with file, line and column */
+    const char *nums = "id\tlabel\n1\t0\n2\tyes\n";
+    write_file(tpath("n.tsv"), nums, strlen(nums));
+    r = rec_open(tpath("n.tsv"), &e);
+    float v;
+    check(rec_next(r, &e) == 1 && rec_f32(r, 1, &v, &e) == 0 && v == 0, "label 0");
+    check(rec_next(r, &e) == 1 && rec_f32(r, 1, &v, &e) < 0 &&
+              strstr(e.msg, "n.tsv:3: column 'label': cannot parse 'yes' as a number"),
+          "bad number message: %s", e.msg);
+    check(rec_col(r, "nope", &e) < 0 && strstr(e.msg, "no column 'nope' (columns: id, label)"),
+          "missing column lists columns: %s", e.msg);
+    int *idx = NULL;
+    check(rec_select(r, "label,i*", &idx, &e) == 2 && idx[0] == 1 && idx[1] == 0, "select name and glob");
+    free(idx);
+    check(rec_select(r, "x_*", &idx, &e) < 0 && strstr(e.msg, "no column matches 'x_*'"), "glob matching nothing");
+    rec_close(r);
+}
+
+static void test_gzip(void)
+{
+    errctx e;
+    const char *tsv = "a\tb\n1\t2\n3\t4\n";
+    gzFile gz = gzopen(tpath("t.tsv.gz"), "wb");
+    gzwrite(gz, tsv, (unsigned)strlen(tsv));
+    gzclose(gz);
+    char *rows = slurp_rows(tpath("t.tsv.gz"), &e);
+    check(rows && strcmp(rows, "1|2\n3|4\n") == 0, "gzip text read: %s", rows ? rows : e.msg);
+    free(rows);
+    /* two concatenated members, as gzip -c a b > c makes */
+    size_t n;
+    unsigned char *one = read_all(tpath("t.tsv.gz"), &n);
+    gz = gzopen(tpath("more.gz"), "wb");
+    gzwrite(gz, "5\t6\n", 4);
+    gzclose(gz);
+    size_t m;
+    unsigned char *two = read_all(tpath("more.gz"), &m);
+    unsigned char *cat = malloc(n + m);
+    memcpy(cat, one, n);
+    memcpy(cat + n, two, m);
+    write_file(tpath("cat.gz"), cat, n + m);
+    rows = slurp_rows(tpath("cat.gz"), &e);
+    check(rows && strcmp(rows, "1|2\n3|4\n5|6\n") == 0, "concatenated gzip members: %s", rows ? rows : e.msg);
+    free(rows);
+    write_file(tpath("trunc.gz"), one, n - 6);
+    rows = slurp_rows(tpath("trunc.gz"), &e);
+    check(!rows && strstr(e.msg, "truncated gzip"), "truncated gzip: %s", e.msg);
+    one[n / 2] ^= 0x55;
+    write_file(tpath("bad.gz"), one, n);
+    rows = slurp_rows(tpath("bad.gz"), &e);
+    check(!rows && (strstr(e.msg, "corrupt gzip") || strstr(e.msg, "truncated gzip")), "corrupt gzip: %s", e.msg);
+    free(one);
+    free(two);
+    free(cat);
+}
+
+/* Copy a stream to another file, text or binary. */
+static int convert(const char *in, const char *out, int binary, errctx *e)
+{
+    rec_reader *r = rec_open(in, e);
+    if (!r)
+        return -1;
+    rec_writer *w = rec_writer_open(out, binary, e);
+    if (!w || rec_writer_header(w, rec_ncols(r), rec_colnames(r), e) < 0) {
+        rec_close(r);
+        if (w)
+            rec_writer_abort(w);
+        return -1;
+    }
+    int got;
+    while ((got = rec_next(r, e)) == 1) {
+        for (int c = 0; c < rec_ncols(r); c++)
+            rec_put_field(w, c, r, c);
+        if (rec_end_row(w, e) < 0) {
+            got = -1;
+            break;
+        }
+    }
+    rec_close(r);
+    if (got < 0) {
+        rec_writer_abort(w);
+        return -1;
+    }
+    return rec_writer_close(w, e);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t n, m;
+    unsigned char *x = read_all(a, &n), *y = read_all(b, &m);
+    int same = x && y && n == m && memcmp(x, y, n) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* A random table with canonical column types (each block's values need
+ * exactly the column's type), extreme values and odd strings. */
+static void make_random_binary(const char *path, int rows, uint64_t seed, errctx *e)
+{
+    rng r;
+    rng_init(&r, seed, 0);
+    const char *names[] = {"id", "small", "f32", "f64", "text", "mixed"};
+    rec_writer *w = rec_writer_open(path, 1, e);
+    rec_writer_header(w, 6, names, e);
+    static const float fx[] = {FLT_MAX, -FLT_MAX, FLT_MIN, 1e-45f, -0.0f, 0.5f, 3.4e38f, 1.17549421e-38f};
+    static const double dx[] = {DBL_MAX, -DBL_MAX, DBL_MIN, 4.9e-324, 0.1, 1.0 / 3, 2.5e-300};
+    static const char *sx[] = {"plain", "with space", "comma,inside", "\"quoted\"", "\xc3\xa9t\xc3\xa9",
+                               "\xe2\x82\xac 5", "a'b", "x"};
+    for (int k = 0; k < rows; k++) {
+        int64_t id = (int64_t)rng_u64(&r);
+        if (k % 97 == 0)
+            id = k % 2 ? INT64_MIN : INT64_MAX;
+        rec_put_i64(w, 0, id);
+        rec_put_i64(w, 1, (int64_t)rng_below(&r, 100));
+        float f = (float)(rng_normal(&r) * pow(10, (double)rng_below(&r, 20) - 10));
+        if (k % 13 == 0)
+            f = fx[rng_below(&r, 8)];
+        if (k % 5000 == 1)
+            f = 0.25f; /* keep every block non-integral */
+        rec_put_f32(w, 2, f);
+        double d = rng_normal(&r) * pow(10, (double)rng_below(&r, 200) - 100);
+        if (k % 11 == 0)
+            d = dx[rng_below(&r, 7)];
+        if (k % 5000 == 2)
+            d = 0.1;
+        rec_put_f64(w, 3, d);
+        char s[64];
+        snprintf(s, sizeof s, "%s%d", sx[rng_below(&r, 8)], (int)rng_below(&r, 1000));
+        rec_put_str(w, 4, s, strlen(s));
+        /* a column that is text in some blocks and numbers in others */
+        if ((k / 40000) % 2)
+            rec_put_str(w, 5, "n/a", 3);
+        else
+            rec_put_f32(w, 5, (float)k + 0.5f);
+        rec_end_row(w, e);
+    }
+    rec_writer_close(w, e);
+}
+
+static void test_binary_round_trip(void)
+{
+    errctx e;
+    const char *b1 = tpath("r1.rec"), *t1 = tpath("r1.tsv"), *b2 = tpath("r2.rec"), *t2 = tpath("r2.tsv");
+    make_random_binary(b1, 140000, 3, &e);
+    check(convert(b1, t1, 0, &e) == 0, "binary -> text: %s", e.msg);
+    check(convert(t1, b2, 1, &e) == 0, "text -> binary: %s", e.msg);
+    check(same_file(b1, b2), "binary -> text -> binary is byte-identical (140000 rows, 3 blocks)");
+    check(convert(b2, t2, 0, &e) == 0 && same_file(t1, t2), "text -> binary -> text is byte-identical");
+    /* binary -> binary through gzip */
+    const char *gz = tpath("r3.rec.gz"), *b3 = tpath("r3.rec");
+    check(convert(b1, gz, 1, &e) == 0 && convert(gz, b3, 1, &e) == 0 && same_file(b1, b3),
+          "binary through gzip is byte-identical");
+    /* values are exact */
+    rec_reader *r = rec_open(b1, &e), *t = rec_open(t1, &e);
+    int exact = r && t;
+    while (exact && rec_next(r, &e) == 1 && rec_next(t, &e) == 1) {
+        float a, b;
+        double c, d;
+        int64_t i, j;
+        exact = rec_f32(r, 2, &a, &e) == 0 && rec_f32(t, 2, &b, &e) == 0 && memcmp(&a, &b, 4) == 0 &&
+                rec_f64(r, 3, &c, &e) == 0 && rec_f64(t, 3, &d, &e) == 0 && memcmp(&c, &d, 8) == 0 &&
+                rec_i64(r, 0, &i, &e) == 0 && rec_i64(t, 0, &j, &e) == 0 && i == j;
+    }
+    check(exact && rec_rows(r) == 140000, "float32, float64 and int64 values are exact after the text form");
+    rec_close(r);
+    rec_close(t);
+
+    /* truncation anywhere is detected, never a silent short read */
+    size_t n;
+    unsigned char *bytes = read_all(b1, &n);
+    int undetected = 0, tried = 0;
+    rng g;
+    rng_init(&g, 5, 0);
+    for (int k = 0; k < 60; k++) {
+        size_t cut = k < 20 ? (size_t)k * 7 : (size_t)rng_below(&g, n);
+        if (k == 59)
+            cut = n - 1;
+        write_file(tpath("cut.rec"), bytes, cut);
+        char *rows = slurp_rows(tpath("cut.rec"), &e);
+        tried++;
+        if (rows)
+            undetected++;
+        free(rows);
+    }
+    check(undetected == 0, "truncated binary streams rejected (%d of %d undetected)", undetected, tried);
+    write_file(tpath("cut.rec"), bytes, n - 16); /* drop exactly the end block */
+    char *rows = slurp_rows(tpath("cut.rec"), &e);
+    check(!rows && strstr(e.msg, "without an end block"), "missing end block named: %s", e.msg);
+    free(rows);
+    /* corruption: one flipped bit in a block */
+    bytes[n / 2] ^= 0x10;
+    write_file(tpath("flip.rec"), bytes, n);
+    rows = slurp_rows(tpath("flip.rec"), &e);
+    check(!rows && strstr(e.msg, "checksum mismatch"), "flipped bit detected: %s", e.msg);
+    free(rows);
+    bytes[n / 2] ^= 0x10;
+    bytes[20] ^= 0x01; /* inside the header */
+    write_file(tpath("flip.rec"), bytes, n);
+    rows = slurp_rows(tpath("flip.rec"), &e);
+    check(!rows && strstr(e.msg, "checksum mismatch"), "header corruption detected: %s", e.msg);
+    free(rows);
+    bytes[20] ^= 0x01;
+    bytes[8] = 9; /* version 9 */
+    write_file(tpath("ver.rec"), bytes, n);
+    check(!rec_open(tpath("ver.rec"), &e) && strstr(e.msg, "version 9 is newer"), "newer version: %s", e.msg);
+    free(bytes);
+
+    /* two streams with the same columns concatenate */
+    const char *names[] = {"k"};
+    for (int part = 0; part < 2; part++) {
+        rec_writer *w = rec_writer_open(tpath(part ? "p2.rec" : "p1.rec"), 1, &e);
+        rec_writer_header(w, 1, names, &e);
+        rec_put_i64(w, 0, part);
+        rec_end_row(w, &e);
+        rec_writer_close(w, &e);
+    }
+    size_t n1, n2;
+    unsigned char *p1 = read_all(tpath("p1.rec"), &n1), *p2 = read_all(tpath("p2.rec"), &n2);
+    unsigned char *both = malloc(n1 + n2);
+    memcpy(both, p1, n1);
+    memcpy(both + n1, p2, n2);
+    write_file(tpath("both.rec"), both, n1 + n2);
+    rows = slurp_rows(tpath("both.rec"), &e);
+    check(rows && strcmp(rows, "0\n1\n") == 0, "concatenated binary streams read as one");
+    free(rows);
+    free(p1);
+    free(p2);
+    free(both);
+}
+
+static void test_writer(void)
+{
+    errctx e;
+    const char *names[] = {"a", "b"};
+    rec_writer *w = rec_writer_open(tpath("out.tsv"), 0, &e);
+    rec_writer_header(w, 2, names, &e);
+    rec_put_str(w, 0, "x", 1);
+    rec_put_f32(w, 1, 0.1f);
+    rec_end_row(w, &e);
+    struct stat st;
+    check(stat(tpath("out.tsv"), &st) != 0, "no output file before close");
+    check(rec_writer_close(w, &e) == 0, "close");
+    size_t n;
+    char *text = (char *)read_all(tpath("out.tsv"), &n);
+    check(text && n == 10 && memcmp(text, "a\tb\nx\t0.1\n", 10) == 0, "written text");
+    free(text);
+    w = rec_writer_open(tpath("gone.tsv"), 0, &e);
+    rec_writer_header(w, 2, names, &e);
+    rec_writer_abort(w);
+    check(stat(tpath("gone.tsv"), &st) != 0, "aborted output leaves no file");
+    check(!rec_writer_open(tpath("no/such/dir.tsv"), 0, &e) && strstr(e.msg, "cannot create"),
+          "unwritable path: %s", e.msg);
+    w = rec_writer_open(tpath("tab.tsv"), 0, &e);
+    rec_writer_header(w, 2, names, &e);
+    rec_put_str(w, 0, "a\tb", 3);
+    rec_put_i64(w, 1, 1);
+    check(rec_end_row(w, &e) < 0 && strstr(e.msg, "column 'a': value contains a tab"), "tab in TSV: %s", e.msg);
+    rec_writer_abort(w);
+    const char *dupnames[] = {"a", "a"};
+    w = rec_writer_open(tpath("d.tsv"), 0, &e);
+    check(rec_writer_header(w, 2, dupnames, &e) < 0 && strstr(e.msg, "duplicate output column 'a'"),
+          "duplicate output column");
+    rec_writer_abort(w);
+    /* gzip output is real gzip */
+    w = rec_writer_open(tpath("o.tsv.gz"), 0, &e);
+    rec_writer_header(w, 2, names, &e);
+    rec_put_i64(w, 0, 1);
+    rec_put_i64(w, 1, 2);
+    rec_end_row(w, &e);
+    rec_writer_close(w, &e);
+    gzFile gz = gzopen(tpath("o.tsv.gz"), "rb");
+    char buf[64] = {0};
+    int got = gzread(gz, buf, sizeof buf - 1);
+    gzclose(gz);
+    check(got == 8 && strcmp(buf, "a\tb\n1\t2\n") == 0, "gzip output readable by zlib");
+}
+
+static void test_groups(void)
+{
+    errctx e;
+    const char *ok = "m\tv\na\t1\na\t2\nb\t3\nc\t4\nc\t5\n";
+    write_file(tpath("g.tsv"), ok, strlen(ok));
+    rec_reader *r = rec_open(tpath("g.tsv"), &e);
+    rec_group g;
+    rec_group_init(&g, 0);
+    int starts = 0, rc;
+    while ((rc = rec_next(r, &e)) == 1)
+        starts += rec_group_step(&g, r, &e) == 1;
+    check(rc == 0 && starts == 3 && g.groups == 3, "three contiguous groups");
+    rec_group_free(&g);
+    rec_close(r);
+    const char *bad = "m\tv\na\t1\nb\t2\na\t3\n";
+    write_file(tpath("g2.tsv"), bad, strlen(bad));
+    r = rec_open(tpath("g2.tsv"), &e);
+    rec_group_init(&g, 0);
+    int err = 0;
+    while (rec_next(r, &e) == 1)
+        if (rec_group_step(&g, r, &e) < 0) {
+            err = 1;
+            break;
+        }
+    check(err && strstr(e.msg, "g2.tsv:4: column 'm': key 'a' appears again") && strstr(e.msg, "sort -s"),
+          "reappearing key: %s", e.msg);
+    rec_group_free(&g);
+    rec_close(r);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    cli_init(argv[0]);
+    snprintf(dir, sizeof dir, "%s/recstage-rec.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_numbers();
+    test_format_and_classify();
+    test_text();
+    test_gzip();
+    test_binary_round_trip();
+    test_writer();
+    test_groups();
+    if (getenv("KEEP")) return check_done("test_rec");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    return check_done("test_rec");
+}
