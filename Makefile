@@ -65,6 +65,7 @@ MAN7 := $(wildcard man/man7/*.7)
 
 .PHONY: all check bench demo install uninstall clean samples tests-build
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(TOOL_BIN)
 

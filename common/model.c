@@ -360,9 +360,10 @@ static int cmp_begin(const void *a, const void *b)
 
 static int json_u64(const cJSON *v, uint64_t *out)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-        v->valuedouble != floor(v->valuedouble))
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
         return -1;
+    if (v->valuedouble > 9007199254740992.0)
+        return -2;
     *out = (uint64_t)v->valuedouble;
     return 0;
 }
@@ -480,7 +481,12 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
         uint64_t elems = 1;
         for (int d = 0; d < p->ndim; d++) {
             uint64_t dim;
-            if (json_u64(cJSON_GetArrayItem(shape, d), &dim) < 0) {
+            int jr = json_u64(cJSON_GetArrayItem(shape, d), &dim);
+            if (jr == -2) {
+                err_set(e, "%s: tensor '%s': absurd shape (dimension %d beyond 2^53)", path, it->string, d);
+                goto fail;
+            }
+            if (jr < 0) {
                 err_set(e, "%s: tensor '%s': shape entry %d is not a non-negative integer", path,
                         it->string, d);
                 goto fail;

@@ -90,6 +90,22 @@ int rec_where(const rec_reader *r, int col, char *buf, size_t n);
 int rec_error(const rec_reader *r, int col, errctx *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Binary input, whole blocks at a time (for copying streams at memory
+ * speed).  A block's columns keep the types they have in the input. */
+typedef struct rec_block {
+    uint32_t nrows;
+    int ncols;
+    const rec_type *types;            /* per column */
+    const unsigned char *const *data; /* per column: values (LE), or string bytes */
+    const unsigned char *const *offs; /* per column: str end offsets (LE u32), else NULL */
+} rec_block;
+
+/* Take the next whole block of a binary input: 1 a block, 0 end of input,
+ * -1 error.  Only between blocks: after rec_open, or after a previous
+ * rec_next_block (not in the middle of rows read with rec_next).  The
+ * block stays valid until the next read. */
+int rec_next_block(rec_reader *r, rec_block *b, errctx *e);
+
 /* ---- strict number parsing (exposed for option values and tests) ---- */
 
 /* 0 on success; -1 with a reason ("missing value", "cannot parse 'x' as a
@@ -156,6 +172,10 @@ void rec_put_f64(rec_writer *w, int col, double v);
 void rec_put_i64(rec_writer *w, int col, int64_t v);
 /* Copy field rcol of r's current row to column wcol, keeping its type. */
 void rec_put_field(rec_writer *w, int wcol, rec_reader *r, int rcol);
+
+/* Binary output: write the columns sel[0..ncols) of a block read with
+ * rec_next_block as one block (rows put before it are flushed first). */
+int rec_put_block(rec_writer *w, const rec_block *b, const int *sel, errctx *e);
 
 /* Finish the row; -1 on a write error or an unset column. */
 int rec_end_row(rec_writer *w, errctx *e);

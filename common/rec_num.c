@@ -33,58 +33,54 @@ typedef struct decimal {
     int is_integer;  /* canonical integer syntax: 0 or -?[1-9][0-9]* */
 } decimal;
 
-/* Scan s[0..len) as a decimal; 0 on valid syntax. */
+/* Scan s[0..len) as a decimal; 0 on valid syntax.  Locals rather than
+ * d's fields in the loops: s is a char pointer, which may alias d, so the
+ * compiler would otherwise store d after every digit. */
 static int scan_decimal(const char *s, size_t len, decimal *d)
 {
     const char *p = s, *end = s + len;
-    memset(d, 0, sizeof *d);
+    int neg = 0;
     if (p < end && (*p == '+' || *p == '-')) {
-        d->neg = *p == '-';
+        neg = *p == '-';
         p++;
     }
+    uint64_t mant = 0;
+    int nd = 0;        /* significant digits seen (from the first nonzero) */
+    int truncated = 0;
+    long dropped = 0;  /* integer digits beyond 19: raise the exponent */
+    long frac = 0;     /* fraction digits taken into mant (or skipped as leading zeros) */
     const char *int_start = p;
-    int digits = 0;
-    long dropped = 0; /* digits beyond 19 before the point raise the exponent */
-    long frac_digits = 0;
-    while (p < end && *p >= '0' && *p <= '9') {
-        digits++;
-        if (d->mant == 0 && *p == '0') {
-            p++;
-            continue;
-        }
-        if (d->ndigits < 19) {
-            d->mant = d->mant * 10 + (uint64_t)(*p - '0');
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        unsigned c = (unsigned)(*p - '0');
+        if (nd < 19) {
+            mant = mant * 10 + c;
         } else {
-            if (*p != '0')
-                d->truncated = 1;
+            truncated |= c != 0;
             dropped++;
         }
-        d->ndigits++;
+        nd += mant != 0;
         p++;
     }
     size_t int_len = (size_t)(p - int_start);
     int has_point = 0;
+    const char *frac_start = p;
     if (p < end && *p == '.') {
         has_point = 1;
         p++;
-        while (p < end && *p >= '0' && *p <= '9') {
-            digits++;
-            if (d->mant == 0 && *p == '0') {
-                frac_digits++;
-                p++;
-                continue;
+        frac_start = p;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            unsigned c = (unsigned)(*p - '0');
+            if (nd < 19) {
+                mant = mant * 10 + c;
+                frac++;
+            } else {
+                truncated |= c != 0;
             }
-            if (d->ndigits < 19) {
-                d->mant = d->mant * 10 + (uint64_t)(*p - '0');
-                frac_digits++;
-            } else if (*p != '0') {
-                d->truncated = 1;
-            }
-            d->ndigits++;
+            nd += mant != 0;
             p++;
         }
     }
-    if (digits == 0)
+    if (int_len == 0 && (!has_point || p == frac_start))
         return -1;
     long e = 0;
     int has_exp = 0;
@@ -96,9 +92,9 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
             eneg = *p == '-';
             p++;
         }
-        if (p == end || *p < '0' || *p > '9')
+        if (p == end || (unsigned)(*p - '0') >= 10)
             return -1;
-        while (p < end && *p >= '0' && *p <= '9') {
+        while (p < end && (unsigned)(*p - '0') < 10) {
             if (e < 100000)
                 e = e * 10 + (*p - '0');
             p++;
@@ -108,12 +104,13 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
     }
     if (p != end)
         return -1;
-    d->exp10 = e + dropped - frac_digits;
-    if (d->ndigits == 0)
-        d->ndigits = 1; /* zero */
-    d->is_integer = !has_point && !has_exp && s[0] != '+' && int_len > 0 &&
-                    (int_len == 1 || int_start[0] != '0') && !(d->neg && d->mant == 0) &&
-                    !(int_len == 1 && int_start[0] == '0' && d->neg);
+    d->neg = neg;
+    d->mant = mant;
+    d->truncated = truncated;
+    d->ndigits = nd ? nd : 1; /* zero has one digit */
+    d->exp10 = e + dropped - frac;
+    d->is_integer = !has_point && !has_exp && s[0] != '+' && (int_len == 1 || int_start[0] != '0') &&
+                    !(neg && mant == 0);
     return 0;
 }
 
@@ -232,8 +229,14 @@ rec_type rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d
     decimal d;
     if (len == 0 || len > 400 || scan_decimal(s, len, &d) < 0)
         return REC_STR;
-    if (d.is_integer && rec_parse_i64(s, len, i, NULL) == 0)
-        return REC_I64;
+    if (d.is_integer) {
+        if (!d.truncated && d.ndigits < 19) { /* fits without overflow checks */
+            *i = d.neg ? -(int64_t)d.mant : (int64_t)d.mant;
+            return REC_I64;
+        }
+        if (rec_parse_i64(s, len, i, NULL) == 0)
+            return REC_I64;
+    }
     if (d.truncated || d.ndigits > 17)
         return REC_STR;
     if (decimal_to_double(s, &d, dv) < 0)

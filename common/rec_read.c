@@ -76,13 +76,17 @@ struct rec_reader {
     int cb_error;
     int header_done;
     size_t cur_first; /* current row's first field */
+    /* TSV: the current row's fields point into buf, NUL-terminated in place */
+    char **tf;
+    size_t *tl;
+    size_t tsv_scan; /* bytes after buf_pos already searched for '\n' */
 
     /* binary */
-    unsigned char *block;
-    size_t block_cap;
     uint32_t block_rows, block_row;
     uint64_t block_index;
     colbuf *cols;
+    rec_type *btypes;              /* rec_block views of cols */
+    const unsigned char **bdata, **boffs;
     int bin_end;
     char **scratch; /* per column text rendering of binary values */
 
@@ -115,6 +119,19 @@ static int raw_fill(rec_reader *r, errctx *e)
 /* Read up to n plain bytes into dst; returns count, 0 at end, -1 error. */
 static ssize_t src_read(rec_reader *r, unsigned char *dst, size_t n, errctx *e)
 {
+    if (!r->gz && r->raw_pos == r->raw_len && !r->raw_eof) {
+        for (;;) {
+            ssize_t got = read(r->fd, dst, n);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                return err_set(e, "%s: read error: %s", r->path, strerror(errno));
+            if (got == 0)
+                r->raw_eof = 1;
+            r->raw_total += (uint64_t)got;
+            return got;
+        }
+    }
     if (!r->gz) {
         if (raw_fill(r, e) < 0)
             return -1;
@@ -173,14 +190,14 @@ static ssize_t buf_need(rec_reader *r, size_t want, errctx *e)
             r->buf_len -= r->buf_pos;
             r->buf_pos = 0;
         }
-        if (r->buf_cap - r->buf_len < CHUNK) {
+        if (r->buf_cap - r->buf_len < CHUNK + 1) {
             size_t ncap = r->buf_cap * 2;
-            while (ncap - r->buf_len < CHUNK)
+            while (ncap - r->buf_len < CHUNK + 1)
                 ncap *= 2;
             r->buf = xrealloc(r->buf, ncap);
             r->buf_cap = ncap;
         }
-        size_t room = r->buf_cap - r->buf_len;
+        size_t room = r->buf_cap - r->buf_len - 1; /* one spare byte for a final NUL */
         ssize_t got = src_read(r, r->buf + r->buf_len, room, e);
         if (got < 0)
             return -1;
@@ -355,6 +372,77 @@ static int check_names(rec_reader *r, errctx *e)
     return 0;
 }
 
+
+/* TSV has no quoting (IANA text/tab-separated-values), so a row is a line
+ * split at tabs: no parser is involved.  Fields are NUL-terminated in place
+ * in buf and stay valid until the next call, which may move buf. */
+static int tsv_line(rec_reader *r, char **line, size_t *len, errctx *e)
+{
+    for (;;) {
+        size_t avail = r->buf_len - r->buf_pos;
+        unsigned char *p = r->buf + r->buf_pos;
+        unsigned char *nl = avail > r->tsv_scan ? memchr(p + r->tsv_scan, '\n', avail - r->tsv_scan) : NULL;
+        if (!nl && !r->src_eof) {
+            r->tsv_scan = avail;
+            if (buf_need(r, avail + 1, e) < 0)
+                return -1;
+            continue;
+        }
+        if (!nl && avail == 0)
+            return 0;
+        size_t n = nl ? (size_t)(nl - p) : avail;
+        r->buf_pos += nl ? n + 1 : n;
+        r->tsv_scan = 0;
+        r->phys_line++;
+        if (n && p[n - 1] == '\r')
+            n--;
+        p[n] = '\0'; /* over the '\n' or '\r'; at end of input buf has room */
+        if (memchr(p, 0, n)) {
+            r->cur_line = r->phys_line;
+            return rec_error(r, -1, e, "NUL byte in text input (binary file?)");
+        }
+        if (n == 0)
+            continue; /* blank lines are skipped, as in CSV */
+        *line = (char *)p;
+        *len = n;
+        return 1;
+    }
+}
+
+/* Split a TSV line into at most max fields; returns the field count. */
+static size_t tsv_split(char *line, size_t len, char **f, size_t *fl, size_t max)
+{
+    size_t k = 0;
+    char *p = line, *end = line + len;
+    for (;;) {
+        char *tab = memchr(p, '\t', (size_t)(end - p));
+        char *stop = tab ? tab : end;
+        if (k < max) {
+            f[k] = p;
+            fl[k] = (size_t)(stop - p);
+            *stop = '\0';
+        }
+        k++;
+        if (!tab)
+            return k;
+        p = tab + 1;
+    }
+}
+
+static int tsv_next(rec_reader *r, errctx *e)
+{
+    char *line;
+    size_t len;
+    int rc = tsv_line(r, &line, &len, e);
+    if (rc <= 0)
+        return rc;
+    r->cur_line = r->phys_line;
+    size_t n = tsv_split(line, len, r->tf, r->tl, (size_t)r->ncols);
+    if (n != (size_t)r->ncols)
+        return rec_error(r, -1, e, "expected %d fields, found %zu", r->ncols, n);
+    return 1;
+}
+
 static int text_open(rec_reader *r, errctx *e)
 {
     /* The delimiter comes from the header line: tab if it has one. */
@@ -380,6 +468,27 @@ static int text_open(rec_reader *r, errctx *e)
     if (avail == 0)
         return err_set(e, "%s: empty input (a header line is required)", r->path);
     r->delim = memchr(p, '\t', hl) ? '\t' : memchr(p, ',', hl) ? ',' : '\t';
+    if (r->delim == '\t') {
+        char *line;
+        size_t len;
+        int rc = tsv_line(r, &line, &len, e);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return err_set(e, "%s: empty input (a header line is required)", r->path);
+        size_t n = tsv_split(line, len, NULL, NULL, 0);
+        r->ncols = (int)n;
+        r->names = xcalloc(n + 1, sizeof *r->names);
+        r->tf = xcalloc(n, sizeof *r->tf);
+        r->tl = xcalloc(n, sizeof *r->tl);
+        tsv_split(line, len, r->tf, r->tl, n);
+        for (size_t i = 0; i < n; i++)
+            r->names[i] = xstrndup(r->tf[i], r->tl[i]);
+        if (strncmp(r->names[0], "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
+            memmove(r->names[0], r->names[0] + 3, strlen(r->names[0]) - 2);
+        r->cur_line = 1;
+        return check_names(r, e);
+    }
 
     if (csv_init(&r->csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
         return err_set(e, "%s: cannot initialise the CSV parser", r->path);
@@ -408,6 +517,8 @@ static int text_open(rec_reader *r, errctx *e)
 
 static int text_next(rec_reader *r, errctx *e)
 {
+    if (r->delim == '\t')
+        return tsv_next(r, e);
     if (text_fill(r, e) < 0)
         return -1;
     if (r->rq_pos == r->nrq)
@@ -562,13 +673,8 @@ static int bin_block(rec_reader *r, errctx *e)
             r->bin_end = 1;
             continue;
         }
-        if (plen > r->block_cap) {
-            free(r->block);
-            r->block = xmalloc(plen);
-            r->block_cap = plen;
-        }
-        memcpy(r->block, h + 12, plen);
-        const unsigned char *p = r->block, *end = r->block + plen;
+        /* decoded in place: buf moves only when the next block is read */
+        const unsigned char *p = h + 12, *end = h + 12 + plen;
         for (int c = 0; c < r->ncols; c++) {
             if (p >= end)
                 return bin_corrupt(r, e, "corrupt binary stream: payload too short");
@@ -625,6 +731,35 @@ static int bin_next(rec_reader *r, errctx *e)
     }
     int rc = bin_block(r, e);
     return rc;
+}
+
+int rec_next_block(rec_reader *r, rec_block *b, errctx *e)
+{
+    if (r->format != REC_BINARY)
+        return err_set(e, "%s: whole-block reads need binary input", r->path);
+    if (r->rows > 0 && r->block_row + 1 < r->block_rows)
+        return err_set(e, "%s: internal error: block read in the middle of a block", r->path);
+    if (r->at_eof)
+        return 0;
+    int rc = bin_block(r, e);
+    if (rc <= 0) {
+        r->at_eof = rc == 0;
+        return rc;
+    }
+    for (int c = 0; c < r->ncols; c++) {
+        r->btypes[c] = r->cols[c].type;
+        r->bdata[c] = r->cols[c].data;
+        r->boffs[c] = r->cols[c].type == REC_STR ? r->cols[c].offs : NULL;
+    }
+    b->nrows = r->block_rows;
+    b->ncols = r->ncols;
+    b->types = r->btypes;
+    b->data = r->bdata;
+    b->offs = r->boffs;
+    r->rows += r->block_rows;
+    r->block_row = r->block_rows - 1;
+    r->cur_line = r->rows + 1;
+    return 1;
 }
 
 /* ---- public ---- */
@@ -692,6 +827,9 @@ rec_reader *rec_open(const char *path, errctx *e)
         if (check_names(r, e) < 0)
             goto fail;
         r->cols = xcalloc((size_t)r->ncols, sizeof *r->cols);
+        r->btypes = xcalloc((size_t)r->ncols, sizeof *r->btypes);
+        r->bdata = xcalloc((size_t)r->ncols, sizeof *r->bdata);
+        r->boffs = xcalloc((size_t)r->ncols, sizeof *r->boffs);
         r->scratch = xcalloc((size_t)r->ncols, sizeof *r->scratch);
         r->cur_line = 1;
     } else if (got > 0 && got < RECBIN_MAGIC_LEN && memcmp(r->buf + r->buf_pos, RECBIN_MAGIC, (size_t)got) == 0) {
@@ -725,7 +863,9 @@ void rec_close(rec_reader *r)
     free(r->names);
     free(r->scratch);
     free(r->cols);
-    free(r->block);
+    free(r->btypes);
+    free(r->bdata);
+    free(r->boffs);
     free(r->raw);
     free(r->buf);
     free(r->fbuf);
@@ -733,6 +873,8 @@ void rec_close(rec_reader *r)
     free(r->fl);
     free(r->row_first);
     free(r->row_line);
+    free(r->tf);
+    free(r->tl);
     free(r->path);
     free(r);
 }
@@ -847,6 +989,11 @@ static uint64_t rd64(const unsigned char *p)
 
 const char *rec_str(rec_reader *r, int col, size_t *len)
 {
+    if (r->format == REC_TEXT && r->delim == '\t') {
+        if (len)
+            *len = r->tl[col];
+        return r->tf[col];
+    }
     if (r->format == REC_TEXT) {
         size_t f = r->cur_first + (size_t)col;
         if (len)

@@ -104,6 +104,11 @@ static int sink_flush(rec_writer *w, int finish, errctx *e)
 static int emit(rec_writer *w, const void *p, size_t n, errctx *e)
 {
     const unsigned char *b = p;
+    if (!w->gz && n >= OUTBUF) { /* large blocks go straight out */
+        if (sink_flush(w, 0, e) < 0)
+            return -1;
+        return sink_raw(w, p, n, e);
+    }
     while (n) {
         size_t room = OUTBUF - w->out_len;
         size_t k = n < room ? n : room;
@@ -492,6 +497,56 @@ static int flush_block(rec_writer *w, errctx *e)
     }
     w->block_rows = 0;
     return emit(w, w->payload, 12 + used + 4, e);
+}
+
+static uint32_t rd32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int rec_put_block(rec_writer *w, const rec_block *b, const int *sel, errctx *e)
+{
+    if (!w->binary)
+        return err_set(e, "%s: internal error: block copy to text output", w->name);
+    if (flush_block(w, e) < 0)
+        return -1;
+    uint32_t n = b->nrows;
+    size_t plen = 0;
+    for (int c = 0; c < w->ncols; c++) {
+        int k = sel[c];
+        rec_type t = b->types[k];
+        if (t == REC_STR)
+            plen += 1 + 4 + 4ull * n + (n ? rd32le(b->offs[k] + 4ull * (n - 1)) : 0);
+        else
+            plen += 1 + (t == REC_F32 ? 4ull : 8ull) * n;
+    }
+    if (12 + plen + 4 > w->payload_cap) {
+        free(w->payload);
+        w->payload_cap = 12 + plen + 4;
+        w->payload = xmalloc(w->payload_cap);
+    }
+    unsigned char *p = w->payload + 12;
+    for (int c = 0; c < w->ncols; c++) {
+        int k = sel[c];
+        rec_type t = b->types[k];
+        *p++ = (unsigned char)t;
+        if (t == REC_STR) {
+            uint32_t bytes = n ? rd32le(b->offs[k] + 4ull * (n - 1)) : 0;
+            wr32(p, bytes);
+            memcpy(p + 4, b->offs[k], 4ull * n);
+            memcpy(p + 4 + 4ull * n, b->data[k], bytes);
+            p += 4 + 4ull * n + bytes;
+        } else {
+            size_t sz = (t == REC_F32 ? 4ull : 8ull) * n;
+            memcpy(p, b->data[k], sz);
+            p += sz;
+        }
+    }
+    memcpy(w->payload, RECBIN_BLOCK_TAG, 4);
+    wr32(w->payload + 4, n);
+    wr32(w->payload + 8, (uint32_t)plen);
+    wr32(p, (uint32_t)crc32(crc32(0L, Z_NULL, 0), w->payload + 4, (uInt)(8 + plen)));
+    return emit(w, w->payload, 12 + plen + 4, e);
 }
 
 int rec_end_row(rec_writer *w, errctx *e)

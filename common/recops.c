@@ -133,6 +133,19 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
             if (same_columns(first, r, e) < 0)
                 goto done;
         }
+        /* binary to binary with nothing to inspect: whole blocks */
+        while (writing && o->binary && o->head < 0 && rec_format(r) == REC_BINARY) {
+            rec_block b;
+            int got = rec_next_block(r, &b, e);
+            if (got < 0)
+                goto done;
+            if (got == 0)
+                break;
+            if (rec_put_block(w, &b, sel, e) < 0)
+                goto done;
+            rows += b.nrows;
+            cli_progress_update(&prog, (double)rows);
+        }
         for (;;) {
             if (o->head >= 0 && rows >= (uint64_t)o->head)
                 break;

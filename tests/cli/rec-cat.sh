@@ -39,6 +39,14 @@ printf 'a,b\r\n"x, y",2\r\n"say ""hi""",3' > "$T/q.csv"
 t_run rec-cat "$T/q.csv"
 t_out_is "quoted csv with CRLF and no final newline" "$(printf 'a\tb\nx, y\t2\nsay "hi"\t3')"
 
+t_run sh -c "rec-cat --binary '$T/s.rec' | cmp - '$T/s.rec'"
+t_status "binary -> binary (whole blocks) is byte-identical" 0
+t_run sh -c "rec-cat --binary --columns 'x_1,member_id,label' '$T/s.rec' | rec-cat"
+t_ok "binary block copy with a column selection" test "$OUT" = "$(rec-cat --columns 'x_1,member_id,label' "$S")"
+cat "$T/s.rec" "$T/s.rec" > "$T/twice.rec"
+t_run sh -c "rec-cat --binary '$T/twice.rec' | rec-cat | wc -l"
+t_out_is "concatenated binary streams copy as one" "$((2 * $(wc -l < "$S") - 1))"
+
 # selection
 t_run rec-cat --columns 'label,x_*' --head 2 "$S"
 t_status "columns and head" 0

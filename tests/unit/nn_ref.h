@@ -27,12 +27,12 @@
 
 static uint64_t ref_sig;
 
-static void ref_note(int bit)
+static inline void ref_note(int bit)
 {
     ref_sig = ref_sig * 1000003u + (uint64_t)(bit + 1);
 }
 
-static double ref_act(nn_act act, double z)
+static inline double ref_act(nn_act act, double z)
 {
     switch (act) {
     case NN_RELU:
@@ -47,7 +47,7 @@ static double ref_act(nn_act act, double z)
     }
 }
 
-static double ref_act_d1(nn_act act, double z)
+static inline double ref_act_d1(nn_act act, double z)
 {
     switch (act) {
     case NN_RELU:
@@ -64,7 +64,7 @@ static double ref_act_d1(nn_act act, double z)
 }
 
 /* The losses, written again from their textbook forms. */
-static double ref_loss(const nn_loss *L, double z, double y)
+static inline double ref_loss(const nn_loss *L, double z, double y)
 {
     double r = z - y;
     switch (L->kind) {
@@ -81,7 +81,7 @@ static double ref_loss(const nn_loss *L, double z, double y)
     return 0;
 }
 
-static double ref_loss_d1(const nn_loss *L, double z, double y)
+static inline double ref_loss_d1(const nn_loss *L, double z, double y)
 {
     double r = z - y;
     switch (L->kind) {
@@ -95,7 +95,7 @@ static double ref_loss_d1(const nn_loss *L, double z, double y)
     return 0;
 }
 
-static double *ref_dup(const float *a, size_t n)
+static inline double *ref_dup(const float *a, size_t n)
 {
     double *d = malloc((n ? n : 1) * sizeof *d);
     for (size_t i = 0; i < n; i++)
@@ -103,7 +103,7 @@ static double *ref_dup(const float *a, size_t n)
     return d;
 }
 
-static nn_act ref_layer_act(const nn_mlp *net, int l)
+static inline nn_act ref_layer_act(const nn_mlp *net, int l)
 {
     return l == net->nlayers - 1 ? NN_IDENTITY : net->act;
 }
@@ -114,7 +114,7 @@ typedef struct ref_cache {
     double *z[NN_MAX_LAYERS], *a[NN_MAX_LAYERS];
 } ref_cache;
 
-static const double *ref_mlp_forward(const nn_mlp *net, const double *w, const double *x, int n,
+static inline const double *ref_mlp_forward(const nn_mlp *net, const double *w, const double *x, int n,
                                      ref_cache *c)
 {
     memset(c, 0, sizeof *c);
@@ -140,7 +140,7 @@ static const double *ref_mlp_forward(const nn_mlp *net, const double *w, const d
     return c->a[net->nlayers - 1];
 }
 
-static void ref_cache_free(const nn_mlp *net, ref_cache *c)
+static inline void ref_cache_free(const nn_mlp *net, ref_cache *c)
 {
     for (int l = 0; l < net->nlayers; l++) {
         free(c->z[l]);
@@ -149,7 +149,7 @@ static void ref_cache_free(const nn_mlp *net, ref_cache *c)
 }
 
 /* g += dJ/dw (g may be NULL), dx = dJ/dx (may be NULL), from dy = dJ/dy. */
-static void ref_mlp_backward(const nn_mlp *net, const double *w, const ref_cache *c,
+static inline void ref_mlp_backward(const nn_mlp *net, const double *w, const ref_cache *c,
                              const double *dy, double *dx, double *g)
 {
     int n = c->n, L_ = net->nlayers;
@@ -189,7 +189,7 @@ static void ref_mlp_backward(const nn_mlp *net, const double *w, const ref_cache
 
 /* Mean loss of the composed network over n rows; gphi/gtheta += grads
  * (either may be NULL). */
-static double ref_comp(const maml_net *N, const double *phi, const double *theta,
+static inline double ref_comp(const maml_net *N, const double *phi, const double *theta,
                        const double *m, const double *x, const double *y, int n, double *gphi,
                        double *gtheta)
 {
@@ -233,7 +233,7 @@ typedef struct ref_task {
     int ns, nq;
 } ref_task;
 
-static void ref_task_from(const maml_net *N, const maml_task *T, ref_task *R)
+static inline void ref_task_from(const maml_net *N, const maml_task *T, ref_task *R)
 {
     R->ns = T->n_support;
     R->nq = T->n_query;
@@ -245,7 +245,7 @@ static void ref_task_from(const maml_net *N, const maml_task *T, ref_task *R)
     R->qy = ref_dup(T->query_y, (size_t)R->nq * N->out_dim);
 }
 
-static void ref_task_free(ref_task *R)
+static inline void ref_task_free(ref_task *R)
 {
     free(R->sm);
     free(R->sx);
@@ -257,7 +257,7 @@ static void ref_task_free(ref_task *R)
 
 /* J(phi, theta) = L_Q(phi_K, theta) with K plain gradient steps of size
  * alpha on the support rows (theta frozen). */
-static double ref_maml_J(const maml_net *N, int K, double alpha, const double *phi,
+static inline double ref_maml_J(const maml_net *N, int K, double alpha, const double *phi,
                          const double *theta, const ref_task *R)
 {
     size_t np = N->nphi;
@@ -281,7 +281,7 @@ typedef double (*ref_fn)(void *ctx, const double *p);
 
 /* Central difference of f along coordinate i; *kink set when the +eps and
  * -eps evaluations took different relu/Huber branches. */
-static double ref_fd(ref_fn f, void *ctx, double *p, size_t i, double eps, int *kink)
+static inline double ref_fd(ref_fn f, void *ctx, double *p, size_t i, double eps, int *kink)
 {
     double old = p[i];
     p[i] = old + eps;
@@ -300,13 +300,18 @@ static double ref_fd(ref_fn f, void *ctx, double *p, size_t i, double eps, int *
 /* Result of comparing an analytic vector with finite differences. */
 typedef struct fd_report {
     size_t compared, skipped, worst;
+    double max_ratio;    /* max of |g - fd| / (atol + rtol |fd|); <= 1 passes */
     double worst_excess; /* max of |g - fd| - (atol + rtol |fd|); <= 0 passes */
     double worst_got, worst_want;
 } fd_report;
 
-static void fd_report_add(fd_report *r, size_t i, double got, double want, double atol, double rtol)
+static inline void fd_report_add(fd_report *r, size_t i, double got, double want, double atol,
+                                 double rtol)
 {
     double excess = fabs(got - want) - (atol + rtol * fabs(want));
+    double ratio = fabs(got - want) / (atol + rtol * fabs(want));
+    if (r->compared == 0 || ratio > r->max_ratio)
+        r->max_ratio = ratio;
     if (r->compared == 0 || excess > r->worst_excess) {
         r->worst_excess = excess;
         r->worst = i;
@@ -317,7 +322,7 @@ static void fd_report_add(fd_report *r, size_t i, double got, double want, doubl
 }
 
 /* Compare got[i] (i < n) with the central difference of f at p along i. */
-static fd_report ref_fd_check(ref_fn f, void *ctx, double *p, const float *got, size_t n,
+static inline fd_report ref_fd_check(ref_fn f, void *ctx, double *p, const float *got, size_t n,
                               double eps, double atol, double rtol)
 {
     fd_report r;
@@ -334,13 +339,17 @@ static fd_report ref_fd_check(ref_fn f, void *ctx, double *p, const float *got, 
     return r;
 }
 
+/* NN_TEST_VERBOSE=1 prints how close each comparison came to its bound. */
 #define check_fd(rep, what)                                                                        \
+    if (getenv("NN_TEST_VERBOSE"))                                                                 \
+        fprintf(stderr, "%-60s ratio %.3g (%zu compared, %zu skipped)\n", what, (rep).max_ratio,  \
+                (rep).compared, (rep).skipped);                                                    \
     check((rep).compared > 0 && (rep).skipped * 5 <= (rep).compared + (rep).skipped &&            \
               (rep).worst_excess <= 0,                                                             \
           "%s: worst at %zu: got %.9g, finite difference %.9g (%zu compared, %zu kinks skipped)", \
           what, (rep).worst, (rep).worst_got, (rep).worst_want, (rep).compared, (rep).skipped)
 
-static void ref_fill(rng *r, float *a, size_t n, double lo, double hi)
+static inline void ref_fill(rng *r, float *a, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)
         a[i] = (float)(lo + (hi - lo) * rng_uniform(r));
