@@ -120,6 +120,13 @@ t_err_has "NUL byte named" "nul.tsv:2: NUL byte"
 t_run sh -c "printf 'a,b\n1,x\"y\n' | rec-cat"
 t_err_has "malformed csv from stdin names stdin" "stdin:2: malformed CSV"
 
+# progress goes to stderr only, and --quiet silences it
+t_run rec-cat --progress --binary "$S"
+t_err_has "progress on stderr with --progress" "318 rows"
+t_ok "progress leaves stdout as data" sh -c "rec-cat --progress --binary '$S' 2>/dev/null | cmp -s - '$T/s.rec'"
+t_run rec-cat --progress --quiet "$S"
+t_ok "--quiet after --progress silences stderr" test -z "$ERR"
+
 # write errors
 if [ -w /dev/full ]; then
     t_run sh -c "rec-cat '$S' > /dev/full"
