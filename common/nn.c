@@ -235,12 +235,27 @@ double nn_act_d2(nn_act act, double z)
     }
 }
 
+/* v if keep, else +0, without a branch (relu signs are random, and a
+ * mispredicted branch per element costs more than the arithmetic; GCC
+ * keeps `c ? v : 0` on floats as a branch at -O2). */
+static inline float keep_if(int keep, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u &= -(uint32_t)(keep != 0);
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
 void nn_act_forward(nn_act act, const float *z, float *a, size_t n)
 {
     switch (act) {
     case NN_RELU:
-        for (size_t i = 0; i < n; i++)
-            a[i] = z[i] < 0 ? 0 : z[i]; /* NaN passes through */
+        /* !(v <= 0) is true for NaN, so NaN passes through */
+        for (size_t i = 0; i < n; i++) {
+            float v = z[i];
+            a[i] = keep_if(!(v <= 0.0f), v);
+        }
         break;
     case NN_TANH:
         for (size_t i = 0; i < n; i++)
@@ -257,31 +272,67 @@ void nn_act_forward(nn_act act, const float *z, float *a, size_t n)
     }
 }
 
-/* act'(z) from the cached z and a = act(z). */
-static inline float act_d1_za(nn_act act, float z, float a)
+/* Elementwise passes of backward and the R-operator.  The switch is
+ * outside the loops and relu uses keep_if, not a branch.  out may alias in
+ * (same index only). */
+
+/* out = in .* act'(z), with act' from the cached z (relu) or a = act(z). */
+static void act_mul_d1(nn_act act, const float *z, const float *a, const float *in, float *out,
+                       size_t n)
 {
     switch (act) {
     case NN_RELU:
-        return z > 0 ? 1.0f : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            out[i] = keep_if(z[i] > 0.0f, in[i]);
+        break;
     case NN_TANH:
-        return 1 - a * a;
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] * (1 - a[i] * a[i]);
+        break;
     case NN_SIGMOID:
-        return a * (1 - a);
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] * (a[i] * (1 - a[i]));
+        break;
     default:
-        return 1;
+        if (out != in)
+            memcpy(out, in, n * sizeof(float));
+        break;
     }
 }
 
-/* act''(z) from a = act(z). */
-static inline float act_d2_a(nn_act act, float a)
+/* R{dZ} = R{dA} act'(z) + dA act''(z) R{z} into rdz, then dZ = dA act'(z)
+ * into dz (each may alias its input: rdz reads dA before dz is written). */
+static void act_rback(nn_act act, const float *z, const float *a, const float *rz, const float *da,
+                      const float *rda, float *dz, float *rdz, size_t n)
 {
     switch (act) {
-    case NN_TANH:
-        return -2 * a * (1 - a * a);
-    case NN_SIGMOID:
-        return a * (1 - a) * (1 - 2 * a);
+    case NN_RELU: /* act'' = 0 */
+        for (size_t i = 0; i < n; i++) {
+            int on = z[i] > 0.0f;
+            rdz[i] = keep_if(on, rda[i]);
+            dz[i] = keep_if(on, da[i]);
+        }
+        break;
+    case NN_TANH: /* act' = 1 - a^2, act'' = -2 a act' */
+        for (size_t i = 0; i < n; i++) {
+            float d1 = 1 - a[i] * a[i], d2 = -2 * a[i] * d1, dai = da[i];
+            rdz[i] = rda[i] * d1 + dai * d2 * rz[i];
+            dz[i] = dai * d1;
+        }
+        break;
+    case NN_SIGMOID: /* act' = a (1 - a), act'' = act' (1 - 2a) */
+        for (size_t i = 0; i < n; i++) {
+            float d1 = a[i] * (1 - a[i]), d2 = d1 * (1 - 2 * a[i]), dai = da[i];
+            rdz[i] = rda[i] * d1 + dai * d2 * rz[i];
+            dz[i] = dai * d1;
+        }
+        break;
     default:
-        return 0;
+        if (rdz != rda)
+            memcpy(rdz, rda, n * sizeof(float));
+        if (dz != da)
+            memcpy(dz, da, n * sizeof(float));
+        break;
     }
 }
 
@@ -483,9 +534,7 @@ void nn_mlp_backward(const nn_mlp *net, const float *w, const nn_mlp_cache *c, c
         if (act != NN_IDENTITY) {
             int t = cur < 0 ? 0 : cur;
             float *out = buf[t];
-            const float *z = c->z[l], *a = c->a[l];
-            for (size_t i = 0; i < n; i++)
-                out[i] = da[i] * act_d1_za(act, z[i], a[i]);
+            act_mul_d1(act, c->z[l], c->a[l], da, out, n);
             dz = out;
             cur = t;
         }
@@ -535,9 +584,7 @@ const float *nn_mlp_rforward(const nn_mlp *net, const float *w, const float *v, 
         } else {
             /* R{a} = act'(z) R{z} */
             float *ra = arena_floats(A, n);
-            const float *z = c->z[l], *a = c->a[l];
-            for (size_t i = 0; i < n; i++)
-                ra[i] = act_d1_za(act, z[i], a[i]) * rz[i];
+            act_mul_d1(act, c->z[l], c->a[l], rz, ra, n);
             c->ra[l] = ra;
         }
         rin = c->ra[l];
@@ -567,15 +614,7 @@ void nn_mlp_rbackward(const nn_mlp *net, const float *w, const float *v, const n
         if (act != NN_IDENTITY) {
             int t = cur < 0 ? 0 : cur;
             float *o = buf[t], *ro = rbuf[t];
-            const float *z = c->z[l], *a = c->a[l], *rz = c->rz[l];
-            for (size_t i = 0; i < n; i++) {
-                float d1 = act_d1_za(act, z[i], a[i]);
-                float d2 = act_d2_a(act, a[i]);
-                float dai = da[i];
-                /* R{dZ} = R{dA} act'(z) + dA act''(z) R{z};  dZ = dA act'(z) */
-                ro[i] = rda[i] * d1 + dai * d2 * rz[i];
-                o[i] = dai * d1;
-            }
+            act_rback(act, c->z[l], c->a[l], c->rz[l], da, rda, o, ro, n);
             dz = o;
             rdz = ro;
             cur = t;

@@ -148,9 +148,9 @@ pool *pool_new(int nthreads, size_t arena_bytes, int max_shards, size_t grad_n, 
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
+    /* One BLAS thread per worker, whatever the worker count: see pool.h. */
+    openblas_set_num_threads(1);
     if (nthreads > 1) {
-        /* One BLAS thread per worker: see pool.h. */
-        openblas_set_num_threads(1);
         p->threads = arena_heap_calloc((size_t)nthreads - 1, sizeof(pthread_t));
         for (int i = 1; i < nthreads; i++) {
             thread_arg *a = arena_heap_alloc(sizeof *a);

@@ -21,14 +21,16 @@
  * creation; the slots are one allocation of max_shards * grad_n floats.
  * pool_run allocates nothing.
  *
- * BLAS: with more than one thread the pool calls
- * openblas_set_num_threads(1) at creation (process-wide): OpenBLAS
- * threads inside each worker would oversubscribe the cores, and the
- * pool's own parallelism over shards is what scales.  With one thread
- * OpenBLAS keeps its default.  Since OpenBLAS splits a product over rows
- * and columns of C, never over the inner dimension, either setting gives
- * the same bits.
- *
+ * BLAS: pool_new calls openblas_set_num_threads(1) (process-wide), for
+ * any thread count.  With several workers, OpenBLAS threads inside each
+ * one would oversubscribe the cores; the pool's own parallelism over
+ * shards is what scales.  With one worker it is still needed: OpenBLAS's
+ * multi-threaded sgemm does not return the same bits as its
+ * single-threaded sgemm (it splits the product differently; see
+ * test_nn_pool), so letting OpenBLAS thread when --threads is 1 would make
+ * results depend on the thread count.  Code outside the pool that wants a
+ * threaded BLAS must set it back itself.
+
  * The calling thread works as worker 0 during pool_run.  pool_run is not
  * reentrant: one run at a time per pool, and fn must not call pool_run.
  */

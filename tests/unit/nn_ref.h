@@ -341,13 +341,17 @@ static inline fd_report ref_fd_check(ref_fn f, void *ctx, double *p, const float
 
 /* NN_TEST_VERBOSE=1 prints how close each comparison came to its bound. */
 #define check_fd(rep, what)                                                                        \
-    if (getenv("NN_TEST_VERBOSE"))                                                                 \
-        fprintf(stderr, "%-60s ratio %.3g (%zu compared, %zu skipped)\n", what, (rep).max_ratio,  \
-                (rep).compared, (rep).skipped);                                                    \
-    check((rep).compared > 0 && (rep).skipped * 5 <= (rep).compared + (rep).skipped &&            \
-              (rep).worst_excess <= 0,                                                             \
-          "%s: worst at %zu: got %.9g, finite difference %.9g (%zu compared, %zu kinks skipped)", \
-          what, (rep).worst, (rep).worst_got, (rep).worst_want, (rep).compared, (rep).skipped)
+    do {                                                                                           \
+        if (getenv("NN_TEST_VERBOSE"))                                                             \
+            fprintf(stderr, "%-60s ratio %.3g (%zu compared, %zu skipped)\n", what,               \
+                    (rep).max_ratio, (rep).compared, (rep).skipped);                               \
+        check((rep).compared > 0 && (rep).skipped * 5 <= (rep).compared + (rep).skipped &&        \
+                  (rep).worst_excess <= 0,                                                         \
+              "%s: worst at %zu: got %.9g, finite difference %.9g (%zu compared, %zu kinks "      \
+              "skipped)",                                                                          \
+              what, (rep).worst, (rep).worst_got, (rep).worst_want, (rep).compared,               \
+              (rep).skipped);                                                                      \
+    } while (0)
 
 static inline void ref_fill(rng *r, float *a, size_t n, double lo, double hi)
 {

@@ -104,9 +104,12 @@ static void test_activations(void)
     check(out[0] == 0 && out[1] == 1 && out[2] == 0 && out[3] == 1, "sigmoid saturates cleanly");
     nn_act_forward(NN_TANH, big, out, 4);
     check(out[0] == -1 && out[1] == 1, "tanh saturates cleanly");
-    float nan_in = NAN, nan_out;
-    nn_act_forward(NN_RELU, &nan_in, &nan_out, 1);
-    check(isnan(nan_out), "relu propagates NaN");
+    float nan_in[2] = {NAN, -NAN}, nan_out[2];
+    nn_act_forward(NN_RELU, nan_in, nan_out, 2);
+    check(isnan(nan_out[0]) && isnan(nan_out[1]), "relu propagates NaN of either sign");
+    float zeros[2] = {0.0f, -0.0f};
+    nn_act_forward(NN_RELU, zeros, out, 2);
+    check(out[0] == 0 && !signbit(out[0]) && !signbit(out[1]), "relu(-0) is +0");
     nn_act parsed;
     errctx e;
     check(nn_act_parse("tanh", &parsed, &e) == 0 && parsed == NN_TANH, "parse tanh");

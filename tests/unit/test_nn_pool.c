@@ -15,6 +15,7 @@
 #include "maml.h"
 #include "nn.h"
 #include "nn_loss.h"
+#include "nn_optim.h"
 #include "pool.h"
 #include "rng.h"
 #include "check.h"
@@ -166,18 +167,43 @@ static void test_maml_batch(void)
     }
     maml_cfg cfg = {3, 0.3, 2};
     maml_job job = {&N, &P, &cfg, tasks};
-    float *g[2];
+    /* one meta-batch gradient, then three Adam steps of training, on 1 and
+     * 2 threads from the same start: gradients and parameter bytes must
+     * match exactly */
+    float *start = malloc(P.n * sizeof(float));
+    memcpy(start, P.w, P.n * sizeof(float));
+    float *g[2], *w_end[2];
     double loss[2];
     for (int t = 0; t < 2; t++) {
         pool *p = pool_new(t + 1, maml_workspace_bytes(&N, &cfg, MAXR), TASKS, P.n_dense, &e);
         g[t] = calloc(P.n_dense, sizeof(float));
         check(pool_run(p, TASKS, maml_shard, &job, g[t], &loss[t], &e) == 0, "maml run");
+        memcpy(P.w, start, P.n * sizeof(float));
+        nn_optim o;
+        nn_optim_defaults(&o, NN_OPT_ADAM, 0.01);
+        nn_optim_attach(&o, &P);
+        for (int step = 0; step < 3; step++) {
+            nn_params_zero_grad(&P);
+            pool_run(p, TASKS, maml_shard, &job, P.g, NULL, &e);
+            nn_grad_scale(&P, 1.0f / TASKS);
+            nn_clip_grad_norm(&P, 1.0);
+            nn_optim_step(&o, &P);
+        }
+        w_end[t] = malloc(P.n * sizeof(float));
+        memcpy(w_end[t], P.w, P.n * sizeof(float));
+        memcpy(P.w, start, P.n * sizeof(float));
         pool_free(p);
     }
     check(memcmp(g[0], g[1], P.n_dense * sizeof(float)) == 0,
           "maml meta-gradient: 1 and 2 threads bitwise");
     check(loss[0] == loss[1] && loss[0] > 0, "maml query loss equal: %.17g %.17g", loss[0],
           loss[1]);
+    check(memcmp(w_end[0], start, P.n * sizeof(float)) != 0, "training moved the parameters");
+    check(memcmp(w_end[0], w_end[1], P.n * sizeof(float)) == 0,
+          "parameters after 3 Adam steps: 1 and 2 threads bitwise");
+    free(start);
+    free(w_end[0]);
+    free(w_end[1]);
     /* against a serial loop over the tasks */
     arena A;
     arena_init(&A, maml_workspace_bytes(&N, &cfg, MAXR));
