@@ -37,8 +37,14 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+static int dying; /* cli_die ran: its message is the one to show */
+
 static void close_stdout(void)
 {
+    if (dying) {
+        fflush(stdout);
+        return;
+    }
     int failed = ferror(stdout) != 0;
     int err = errno;
     if (fflush(stdout) != 0) {
@@ -73,6 +79,12 @@ void cli_init(const char *argv0)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+void cli_init_argv(char **argv)
+{
+    cli_init(argv[0]);
+    argv[0] = (char *)progname;
+}
+
 const char *cli_progname(void)
 {
     return progname;
@@ -87,6 +99,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 
 void cli_die(const char *fmt, ...)
 {
+    dying = 1;
     va_list ap;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
@@ -97,6 +110,7 @@ void cli_die(const char *fmt, ...)
 
 void cli_usage_error(const char *fmt, ...)
 {
+    dying = 1;
     va_list ap;
     va_start(ap, fmt);
     vmsg("", fmt, ap);

@@ -24,6 +24,9 @@ extern int cli_verbosity;
  * register the stdout check run at exit: a failed write or close of stdout
  * (tool > /dev/full) prints "tool: write error: ..." and exits 1. */
 void cli_init(const char *argv0);
+/* cli_init(argv[0]), then point argv[0] at the short name, so that
+ * getopt_long's own complaints say "tool:" like every other message. */
+void cli_init_argv(char **argv);
 const char *cli_progname(void);
 
 /* "tool: message" on stderr, remove registered temporary files, exit 1. */

@@ -5,7 +5,8 @@
  * lookups.  Keys are byte strings copied into the table's own storage;
  * values are 64-bit integers (an index into the caller's arrays, usually).
  * Also hset64, a set of 64-bit hashes for detecting keys seen before in
- * grouped streams (8 bytes per key, no key copies).
+ * grouped streams (no key copies: 16-32 bytes a key, the table kept at
+ * most half full).
  */
 #ifndef RECSTAGE_HMAP_H
 #define RECSTAGE_HMAP_H

@@ -426,6 +426,10 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
             goto fail;
         }
     const char *kind = fmt->valuestring + 9;
+    if (!*kind || strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(kind)) {
+        err_set(e, "%s: model format '%s' has no valid kind", path, fmt->valuestring);
+        goto fail;
+    }
     if (want_kind && strcmp(kind, want_kind) != 0) {
         err_set(e, "%s: model is a 'recstage.%s', expected a 'recstage.%s'", path, kind, want_kind);
         goto fail;
@@ -528,8 +532,9 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
         expect = pend[i].end;
     }
     if (expect != data_size) {
-        err_set(e, "%s: %" PRIu64 " bytes of data after the last tensor (expected %" PRIu64 ")", path,
-                data_size, expect);
+        err_set(e, "%s: %" PRIu64 " bytes after the last tensor (the data section has %" PRIu64
+                " bytes, the tensors %" PRIu64 ")",
+                path, data_size - expect, data_size, expect);
         goto fail;
     }
     /* tensors in file order; duplicate names are impossible in valid JSON
@@ -550,9 +555,11 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
 
     uint32_t actual = tensors_crc(m);
     const char *stored = model_meta_get(m, "crc32");
-    char *cend = NULL;
-    unsigned long sv = stored ? strtoul(stored, &cend, 16) : 0;
-    int crc_ok = !stored ? -1 : (cend != stored && !*cend && (uint32_t)sv == actual);
+    unsigned long sv = 0;
+    int well_formed = stored && strlen(stored) == 8 && strspn(stored, "0123456789abcdef") == 8;
+    if (well_formed)
+        sv = strtoul(stored, NULL, 16);
+    int crc_ok = !stored ? -1 : (well_formed && (uint32_t)sv == actual);
     if (chk) {
         chk->crc_ok = crc_ok;
         chk->crc_stored = (uint32_t)sv;
@@ -575,6 +582,12 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
     }
     if (crc_ok == -1) {
         err_set(e, "%s: model metadata lacks 'crc32'", path);
+        model_free(m);
+        return NULL;
+    }
+    if (!crc_ok && !well_formed) {
+        err_set(e, "%s: malformed crc32 '%.16s' in the metadata (8 lowercase hex digits expected)", path,
+                stored);
         model_free(m);
         return NULL;
     }

@@ -84,6 +84,10 @@ const char *rec_str(rec_reader *r, int col, size_t *len);
 int rec_f32(rec_reader *r, int col, float *out, errctx *e);
 int rec_f64(rec_reader *r, int col, double *out, errctx *e);
 int rec_i64(rec_reader *r, int col, int64_t *out, errctx *e);
+/* Binary input: the stored value of a f32 or f64 field, finite or not
+ * (for copying); -1 for other types or text input. */
+int rec_raw_f32(const rec_reader *r, int col, float *out);
+int rec_raw_f64(const rec_reader *r, int col, double *out);
 /* Format "file:line: column 'name'" (or "file:line" when col < 0). */
 int rec_where(const rec_reader *r, int col, char *buf, size_t n);
 /* Set e to "file:line: column 'c': <fmt>" and return -1. */
@@ -115,12 +119,20 @@ int rec_parse_f64(const char *s, size_t len, double *out, errctx *e);
 int rec_parse_f32(const char *s, size_t len, float *out, errctx *e);
 int rec_parse_i64(const char *s, size_t len, int64_t *out, errctx *e);
 
-/* Classify a text field as the narrowest type that holds it exactly:
- * REC_I64 for canonical integers ("0", "-12"; not "007", "+1", "-0");
- * REC_F32 for decimals whose f32 value prints back to the same digits;
- * REC_F64 for other decimals of at most 17 significant digits; else REC_STR.
- * The values are stored in *i, *f, *d as applicable. */
-rec_type rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d);
+/* Which binary types hold a text field so that it prints back to the very
+ * same text (the exact text/binary round trip of SPEC section 4):
+ *   REC_CAN_I64  canonical integers: "0", "-12" (not "007", "+1", "-0")
+ *                within int64;
+ *   REC_CAN_F32  the text is exactly what rec_format_f32 prints for its
+ *                float32 value (integers below 10^6 included);
+ *   REC_CAN_F64  likewise for rec_format_f64 and float64 (integers below
+ *                10^15 included).
+ * 0 means only a string holds it ("0.50", "1e3", ".5", "nan", "abc").
+ * The parsed values are stored in *i, *f, *d as applicable. */
+enum { REC_CAN_I64 = 1, REC_CAN_F32 = 2, REC_CAN_F64 = 4 };
+unsigned rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d);
+/* The narrowest type of a set of REC_CAN_* bits. */
+rec_type rec_caps_type(unsigned caps);
 
 /* Shortest text that reads back to the same value ("%.Ng" with the least N
  * that round-trips).  Returns the length written (buf of >= 32 bytes). */
@@ -130,7 +142,8 @@ int rec_format_f64(char *buf, size_t n, double v);
 /* ---- grouped streams ---- */
 
 /* Tracks the key column of a grouped stream: rows of one key must be
- * contiguous.  Keeps a 64-bit hash of every key seen (8-16 bytes a key),
+ * contiguous.  Keeps a 64-bit hash of every key seen (16-32 bytes a key,
+ * in a table kept at most half full),
  * so a key that reappears after another is detected exactly (up to a
  * 2^-64 hash collision). */
 typedef struct rec_group {

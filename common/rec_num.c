@@ -224,35 +224,109 @@ int rec_parse_i64(const char *s, size_t len, int64_t *out, errctx *e)
     return 0;
 }
 
-rec_type rec_classify(const char *s, size_t len, int64_t *i, float *f, double *dv)
+/* Is s (a valid decimal, not an integer) in the form "%.Pg" prints?
+ * Fixed notation for decimal exponents -4 <= X < P, else d[.ddd]e+XX;
+ * no '+' sign, no leading zeros, no trailing zeros in a fraction. */
+static int canonical_g(const char *s, size_t len, int P)
+{
+    const char *p = s, *end = s + len;
+    if (p < end && *p == '-')
+        p++;
+    if (p == end || *p == '+' || memchr(p, 'E', (size_t)(end - p)))
+        return 0;
+    const char *ep = memchr(p, 'e', (size_t)(end - p));
+    const char *mend = ep ? ep : end;
+    const char *dot = memchr(p, '.', (size_t)(mend - p));
+    if (dot && (dot + 1 == mend || mend[-1] == '0'))
+        return 0; /* "5." or a trailing zero */
+    if (ep) {
+        if (*p < '1' || *p > '9' || (p + 1 != mend && p + 1 != dot))
+            return 0;
+        const char *q = ep + 1;
+        if (q == end || (*q != '+' && *q != '-'))
+            return 0;
+        int neg = *q++ == '-';
+        size_t nexp = (size_t)(end - q);
+        if (nexp < 2 || (nexp > 2 && *q == '0'))
+            return 0;
+        long x = 0;
+        for (; q < end; q++)
+            x = x * 10 + (*q - '0');
+        if (neg)
+            x = -x;
+        return x < -4 || x >= P;
+    }
+    const char *iend = dot ? dot : mend;
+    size_t ilen = (size_t)(iend - p);
+    if (ilen == 0 || (ilen > 1 && *p == '0'))
+        return 0;
+    long x;
+    if (*p != '0') {
+        x = (long)ilen - 1;
+    } else {
+        if (!dot)
+            return 1; /* "-0" */
+        const char *q = dot + 1;
+        while (q < mend && *q == '0')
+            q++;
+        x = -(long)(q - dot);
+    }
+    return x >= -4 && x < P;
+}
+
+unsigned rec_classify(const char *s, size_t len, int64_t *i, float *f, double *dv)
 {
     decimal d;
     if (len == 0 || len > 400 || scan_decimal(s, len, &d) < 0)
-        return REC_STR;
+        return 0;
     if (d.is_integer) {
-        if (!d.truncated && d.ndigits < 19) { /* fits without overflow checks */
+        if (!d.truncated && d.ndigits < 19) /* fits without overflow checks */
             *i = d.neg ? -(int64_t)d.mant : (int64_t)d.mant;
-            return REC_I64;
-        }
-        if (rec_parse_i64(s, len, i, NULL) == 0)
-            return REC_I64;
+        else if (rec_parse_i64(s, len, i, NULL) < 0)
+            return 0;
+        unsigned caps = REC_CAN_I64;
+        uint64_t mag = d.neg ? (uint64_t)0 - (uint64_t)*i : (uint64_t)*i;
+        char buf[40];
+        *f = (float)*i;
+        *dv = (double)*i;
+        /* below 10^6 (10^15) %.6g (%.15g) prints every digit; above, the
+         * value must be exact and print the same */
+        if (mag < 1000000 ||
+            (mag < (1ULL << 62) && (int64_t)*f == *i &&
+             (size_t)rec_format_f32(buf, sizeof buf, *f) == len && memcmp(buf, s, len) == 0))
+            caps |= REC_CAN_F32;
+        if (mag < 1000000000000000ULL ||
+            (mag < (1ULL << 62) && (int64_t)*dv == *i &&
+             (size_t)rec_format_f64(buf, sizeof buf, *dv) == len && memcmp(buf, s, len) == 0))
+            caps |= REC_CAN_F64;
+        return caps;
     }
-    if (d.truncated || d.ndigits > 17)
-        return REC_STR;
-    if (decimal_to_double(s, &d, dv) < 0)
-        return REC_STR;
+    if (d.truncated || d.ndigits > 17 || decimal_to_double(s, &d, dv) < 0)
+        return 0;
+    unsigned caps = 0;
+    char buf[40];
     if (d.ndigits <= 9 && decimal_to_float(s, &d, f) == 0) {
-        /* The digits are what the float prints at their precision when
-         * the float lies within half a unit of the last digit. */
-        double unit = d.exp10 >= -22 && d.exp10 <= 22
-                          ? (d.exp10 >= 0 ? pow10_tab[d.exp10] : 1 / pow10_tab[-d.exp10])
-                          : pow(10.0, (double)d.exp10);
-        /* ties (the float exactly halfway, printed with round-half-even)
-         * must pass despite the rounding of dv and unit: slack 1e-6 unit */
-        if (fabs((double)*f - *dv) <= 0.500001 * unit)
-            return REC_F32;
+        double a = fabs(*dv);
+        if (d.ndigits <= 6 && (a == 0 || (a >= FLT_MIN && a <= FLT_MAX))) {
+            /* FLT_DIG: in the normal range %.6g gives these digits back */
+            if (canonical_g(s, len, 6))
+                caps |= REC_CAN_F32;
+        } else if ((size_t)rec_format_f32(buf, sizeof buf, *f) == len && memcmp(buf, s, len) == 0) {
+            caps |= REC_CAN_F32;
+        }
     }
-    return REC_F64;
+    if (d.ndigits <= 15 && (*dv == 0 || fabs(*dv) >= DBL_MIN)) { /* DBL_DIG, normal range */
+        if (canonical_g(s, len, 15))
+            caps |= REC_CAN_F64;
+    } else if ((size_t)rec_format_f64(buf, sizeof buf, *dv) == len && memcmp(buf, s, len) == 0) {
+        caps |= REC_CAN_F64;
+    }
+    return caps;
+}
+
+rec_type rec_caps_type(unsigned caps)
+{
+    return caps & REC_CAN_I64 ? REC_I64 : caps & REC_CAN_F32 ? REC_F32 : caps & REC_CAN_F64 ? REC_F64 : REC_STR;
 }
 
 int rec_format_f32(char *buf, size_t n, float v)

@@ -401,8 +401,8 @@ static int tsv_line(rec_reader *r, char **line, size_t *len, errctx *e)
             r->cur_line = r->phys_line;
             return rec_error(r, -1, e, "NUL byte in text input (binary file?)");
         }
-        if (n == 0)
-            continue; /* blank lines are skipped, as in CSV */
+        if (n == 0 && r->ncols != 1)
+            continue; /* blank lines are skipped, as in CSV, unless a row has one field */
         *line = (char *)p;
         *len = n;
         return 1;
@@ -463,6 +463,11 @@ static int text_open(rec_reader *r, errctx *e)
     }
     unsigned char *p = r->buf + r->buf_pos;
     size_t avail = r->buf_len - r->buf_pos;
+    if (avail >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) { /* a UTF-8 byte order mark */
+        r->buf_pos += 3;
+        p += 3;
+        avail -= 3;
+    }
     unsigned char *nl = found ? memchr(p, '\n', avail) : p + avail;
     size_t hl = (size_t)(nl - p);
     if (avail == 0)
@@ -484,8 +489,6 @@ static int text_open(rec_reader *r, errctx *e)
         tsv_split(line, len, r->tf, r->tl, n);
         for (size_t i = 0; i < n; i++)
             r->names[i] = xstrndup(r->tf[i], r->tl[i]);
-        if (strncmp(r->names[0], "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
-            memmove(r->names[0], r->names[0] + 3, strlen(r->names[0]) - 2);
         r->cur_line = 1;
         return check_names(r, e);
     }
@@ -508,8 +511,6 @@ static int text_open(rec_reader *r, errctx *e)
     r->names = xcalloc((size_t)r->ncols + 1, sizeof *r->names);
     for (int i = 0; i < r->ncols; i++)
         r->names[i] = xstrndup(r->fbuf + r->foff[first + (size_t)i], r->fl[first + (size_t)i]);
-    if (strncmp(r->names[0], "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
-        memmove(r->names[0], r->names[0] + 3, strlen(r->names[0]) - 2);
     r->rq_pos = 1;
     r->cur_line = 1;
     return check_names(r, e);
@@ -945,7 +946,10 @@ int rec_select(const rec_reader *r, const char *list, int **idx, errctx *e)
         if (!matched) {
             char cols[600];
             list_columns(r, cols, sizeof cols);
-            err_set(e, "%s: no column %s '%s' (columns: %s)", r->path, glob ? "matches" : "named", item, cols);
+            if (glob)
+                err_set(e, "%s: no column matches '%s' (columns: %s)", r->path, item, cols);
+            else
+                err_set(e, "%s: no column '%s' (columns: %s)", r->path, item, cols);
             free(copy);
             free(out);
             return -1;
@@ -1035,6 +1039,22 @@ const char *rec_str(rec_reader *r, int col, size_t *len)
     if (len)
         *len = (size_t)n;
     return s;
+}
+
+int rec_raw_f32(const rec_reader *r, int col, float *out)
+{
+    if (r->format != REC_BINARY || r->cols[col].type != REC_F32)
+        return -1;
+    memcpy(out, r->cols[col].data + 4ull * r->block_row, 4);
+    return 0;
+}
+
+int rec_raw_f64(const rec_reader *r, int col, double *out)
+{
+    if (r->format != REC_BINARY || r->cols[col].type != REC_F64)
+        return -1;
+    memcpy(out, r->cols[col].data + 8ull * r->block_row, 8);
+    return 0;
 }
 
 static int field_error(rec_reader *r, int col, errctx *e, errctx *why)
@@ -1150,11 +1170,19 @@ int rec_group_step(rec_group *g, rec_reader *r, errctx *e)
     const char *k = rec_str(r, g->col, &len);
     if (g->started && len == g->key_len && memcmp(k, g->key, len) == 0)
         return 0;
-    if (!hset64_add(&g->seen, hash64(k, len, 0x67726f7570)))
+    if (!hset64_add(&g->seen, hash64(k, len, 0x67726f7570))) {
+        if (r->format == REC_TEXT && r->delim == ',')
+            return rec_error(r, g->col, e,
+                             "key '%.*s' appears again after other keys; rows of one key must be "
+                             "contiguous (group them first, keeping the header line first, e.g. "
+                             "sort -s -t , -k%d,%d)",
+                             (int)(len > 100 ? 100 : len), k, g->col + 1, g->col + 1);
         return rec_error(r, g->col, e,
                          "key '%.*s' appears again after other keys; rows of one key must be contiguous "
-                         "(group them first, e.g. sort -s -t \"$(printf '\\t')\" -k%d,%d)",
+                         "(group them first, keeping the header line first, e.g. "
+                         "sort -s -t \"$(printf '\\t')\" -k%d,%d)",
                          (int)(len > 100 ? 100 : len), k, g->col + 1, g->col + 1);
+    }
     if (len + 1 > g->key_cap) {
         g->key_cap = len + 64;
         g->key = xrealloc(g->key, g->key_cap);

@@ -28,7 +28,8 @@
 enum { CELL_UNSET = 0, CELL_INT, CELL_F32, CELL_F64, CELL_STR };
 
 typedef struct cell {
-    int kind;
+    int kind;      /* where the value is: CELL_INT (i), CELL_F32 (f), CELL_F64 (d), CELL_STR */
+    unsigned caps; /* REC_CAN_*: the binary types that hold it exactly */
     int is_text; /* came from text: keep its bytes */
     int64_t i;
     float f;
@@ -37,7 +38,7 @@ typedef struct cell {
 } cell;
 
 typedef struct bcol {
-    int seen[CELL_STR + 1];
+    unsigned caps; /* AND of the caps of the block's cells */
     int64_t *i;
     float *f;
     double *d;
@@ -184,7 +185,7 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
         hmap_put(seen, names[i], len, i, &added);
         if (!added) {
             hmap_free(seen);
-            return err_set(e, "%s: duplicate output column '%s'", w->name, names[i]);
+            return err_set(e, "duplicate output column '%s'", names[i]);
         }
     }
     hmap_free(seen);
@@ -212,6 +213,7 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
         b->send = xmalloc(w->block_max * sizeof *b->send);
         b->scap = 1024;
         b->sbuf = xmalloc(b->scap);
+        b->caps = REC_CAN_I64 | REC_CAN_F32 | REC_CAN_F64;
     }
     size_t hlen = RECBIN_MAGIC_LEN + 8;
     for (int i = 0; i < ncols; i++)
@@ -253,6 +255,7 @@ void rec_put_str(rec_writer *w, int col, const char *s, size_t len)
 {
     cell *c = &w->row[col];
     c->kind = CELL_STR;
+    c->caps = 0;
     c->is_text = 1;
     arena_add(w, c, s, len);
 }
@@ -264,28 +267,20 @@ void rec_put_text(rec_writer *w, int col, const char *s, size_t len)
     arena_add(w, c, s, len);
     if (!w->binary) {
         c->kind = CELL_STR;
+        c->caps = 0;
         return;
     }
-    switch (rec_classify(s, len, &c->i, &c->f, &c->d)) {
-    case REC_I64:
-        c->kind = CELL_INT;
+    c->caps = rec_classify(s, len, &c->i, &c->f, &c->d);
+    c->kind = c->caps & REC_CAN_I64 ? CELL_INT : c->caps & REC_CAN_F32 ? CELL_F32 : c->caps ? CELL_F64 : CELL_STR;
+    if (c->kind == CELL_INT)
         c->d = (double)c->i;
-        break;
-    case REC_F32:
-        c->kind = CELL_F32;
-        break;
-    case REC_F64:
-        c->kind = CELL_F64;
-        break;
-    default:
-        c->kind = CELL_STR;
-    }
 }
 
 void rec_put_f32(rec_writer *w, int col, float v)
 {
     cell *c = &w->row[col];
     c->kind = CELL_F32;
+    c->caps = REC_CAN_F32 | REC_CAN_F64;
     c->is_text = 0;
     c->f = v;
     c->d = v;
@@ -296,11 +291,11 @@ void rec_put_f64(rec_writer *w, int col, double v)
     cell *c = &w->row[col];
     c->is_text = 0;
     c->d = v;
+    c->kind = CELL_F64;
+    c->caps = REC_CAN_F64;
     if ((double)(float)v == v || v != v) {
-        c->kind = CELL_F32;
         c->f = (float)v;
-    } else {
-        c->kind = CELL_F64;
+        c->caps |= REC_CAN_F32;
     }
 }
 
@@ -311,6 +306,12 @@ void rec_put_i64(rec_writer *w, int col, int64_t v)
     c->is_text = 0;
     c->i = v;
     c->d = (double)v;
+    c->f = (float)v;
+    c->caps = REC_CAN_I64;
+    if ((int64_t)c->f == v && v > -9000000000000000000LL && v < 9000000000000000000LL)
+        c->caps |= REC_CAN_F32;
+    if ((int64_t)c->d == v && v > -9000000000000000000LL && v < 9000000000000000000LL)
+        c->caps |= REC_CAN_F64;
 }
 
 void rec_put_field(rec_writer *w, int wcol, rec_reader *r, int rcol)
@@ -330,24 +331,15 @@ void rec_put_field(rec_writer *w, int wcol, rec_reader *r, int rcol)
     }
     case REC_F32: {
         float v = 0;
-        if (rec_f32(r, rcol, &v, NULL) < 0) { /* keep non-finite values as they are */
-            const char *s = rec_str(r, rcol, &len);
-            rec_put_str(w, wcol, s, len);
-            return;
-        }
+        rec_raw_f32(r, rcol, &v);
         rec_put_f32(w, wcol, v);
         return;
     }
     case REC_F64: {
         double v = 0;
-        if (rec_f64(r, rcol, &v, NULL) < 0) {
-            const char *s = rec_str(r, rcol, &len);
-            rec_put_str(w, wcol, s, len);
-            return;
-        }
-        w->row[wcol].is_text = 0;
-        w->row[wcol].kind = CELL_F64;
-        w->row[wcol].d = v;
+        rec_raw_f64(r, rcol, &v);
+        rec_put_f64(w, wcol, v);
+        w->row[wcol].caps = REC_CAN_F64; /* keep the input's type */
         return;
     }
     case REC_STR: {
@@ -398,26 +390,7 @@ static int flush_block(rec_writer *w, errctx *e)
     size_t plen = 0;
     for (int c = 0; c < w->ncols; c++) {
         bcol *b = &w->cols[c];
-        rec_type t = b->seen[CELL_STR] ? REC_STR : b->seen[CELL_F64] ? REC_F64 : b->seen[CELL_F32] ? REC_F32 : REC_I64;
-        if (b->seen[CELL_INT] && (t == REC_F32 || t == REC_F64)) {
-            double lim = t == REC_F32 ? 16777216.0 : 9007199254740992.0;
-            for (uint32_t k = 0; k < n; k++) {
-                if (b->kind[k] != CELL_INT || fabs((double)b->i[k]) <= lim)
-                    continue;
-                /* a large integer may still be exact in the type */
-                if (t == REC_F32 ? (int64_t)(float)b->i[k] == b->i[k] && fabs((double)b->i[k]) < 9e18
-                                 : (int64_t)(double)b->i[k] == b->i[k] && fabs((double)b->i[k]) < 9e18)
-                    continue;
-                if (t == REC_F32 && fabs((double)b->i[k]) <= 9007199254740992.0) {
-                    t = REC_F64;
-                    k = (uint32_t)-1; /* re-check at the wider limit */
-                    lim = 9007199254740992.0;
-                    continue;
-                }
-                t = REC_STR;
-                break;
-            }
-        }
+        rec_type t = rec_caps_type(b->caps);
         types[c] = t;
         if (t == REC_STR) {
             size_t bytes = 0;
@@ -448,13 +421,13 @@ static int flush_block(rec_writer *w, errctx *e)
             break;
         case REC_F32:
             for (uint32_t k = 0; k < n; k++, p += 4) {
-                float f = b->kind[k] == CELL_INT ? (float)b->i[k] : b->f[k];
+                float f = b->f[k];
                 memcpy(p, &f, 4);
             }
             break;
         case REC_F64:
             for (uint32_t k = 0; k < n; k++, p += 8) {
-                double d = b->kind[k] == CELL_INT ? (double)b->i[k] : b->d[k];
+                double d = b->d[k];
                 memcpy(p, &d, 8);
             }
             break;
@@ -492,7 +465,7 @@ static int flush_block(rec_writer *w, errctx *e)
     wr32(p, (uint32_t)crc32(crc32(0L, Z_NULL, 0), w->payload + 4, (uInt)(8 + used)));
     for (int c = 0; c < w->ncols; c++) {
         bcol *b = &w->cols[c];
-        memset(b->seen, 0, sizeof b->seen);
+        b->caps = REC_CAN_I64 | REC_CAN_F32 | REC_CAN_F64;
         b->slen = 0;
     }
     w->block_rows = 0;
@@ -577,7 +550,7 @@ int rec_end_row(rec_writer *w, errctx *e)
             cell *cl = &w->row[c];
             bcol *b = &w->cols[c];
             b->kind[k] = (unsigned char)cl->kind;
-            b->seen[cl->kind] = 1;
+            b->caps &= cl->caps;
             b->i[k] = cl->i;
             b->f[k] = cl->f;
             b->d[k] = cl->d;

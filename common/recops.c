@@ -1,10 +1,13 @@
 /*
  * recops.c - rec-cat's operations (see recops.h).
  *
- * --check keeps, for each column, the kind its first value had (number or
- * text); every later value of a numeric column must parse strictly as a
- * number, so a stray "yes" or "nan" in a feature column is caught with its
- * line before a trainer meets it.  --schema widens each column's type over
+ * --check decides, for each column, whether it is numeric from the first
+ * CHECK_SAMPLE rows (numeric when most of its values there are numbers);
+ * every value of a numeric column must then parse strictly as a number,
+ * so a stray "yes" or "nan" in a feature column is caught with its line
+ * before a trainer meets it, even in the first row.  Within the sample the
+ * first non-number of each column is remembered (line and text), so the
+ * report still names the first bad value.  --schema widens each column's type over
  * all rows (i64 < f32 < f64 < str, i64 beyond 2^24 widening f32 to f64).
  */
 #include <stdio.h>
@@ -30,29 +33,62 @@ static rec_type widen(rec_type a, rec_type b, int big_int)
     return hi;
 }
 
+#define CHECK_SAMPLE 1000
+
 typedef struct colstat {
     rec_type type;
-    int big_int;      /* an i64 beyond 2^24 was seen */
+    int big_int;      /* an i64 of 10^6 or more was seen */
     uint64_t missing;
-    int numeric;      /* --check: the first value was a number */
-    int decided;
-    uint64_t first_line;
+    /* --check */
+    uint64_t numbers, others; /* in the sample */
+    int numeric;              /* decided after the sample */
+    char *bad_msg;            /* first non-number in the sample, as an error */
 } colstat;
 
+static void good_rows(char *buf, size_t n, uint64_t rows)
+{
+    snprintf(buf, n, " (%llu good row%s before)", (unsigned long long)rows, rows == 1 ? "" : "s");
+}
+
+static void append(errctx *e, const char *tail)
+{
+    size_t used = strlen(e->msg);
+    snprintf(e->msg + used, sizeof e->msg - used, "%s", tail);
+}
+
+/* After the sample (or at the end of a short input): decide each column;
+ * a numeric column with a non-number in the sample fails with it. */
+static int check_decide(colstat *st, int ncols, uint64_t *decided_at, uint64_t rows, errctx *e)
+{
+    if (*decided_at)
+        return 0;
+    *decided_at = rows ? rows : 1;
+    for (int c = 0; c < ncols; c++) {
+        st[c].numeric = st[c].numbers > 0 && st[c].numbers >= st[c].others;
+        if (st[c].numeric && st[c].bad_msg) {
+            err_set(e, "%s", st[c].bad_msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The narrowest type of one value: text fields (and strings of a binary
+ * input) classified as the binary writer would store them alone. */
 static rec_type value_type(rec_reader *r, int c, int *big)
 {
     rec_type t = rec_field_type(r, c);
-    int64_t i;
+    int64_t i = 0;
     float f;
     double d;
     size_t len;
-    if (rec_format(r) == REC_TEXT) {
+    if (t == REC_STR) {
         const char *s = rec_str(r, c, &len);
-        t = rec_classify(s, len, &i, &f, &d);
+        t = rec_caps_type(rec_classify(s, len, &i, &f, &d));
     } else if (t == REC_I64) {
         rec_i64(r, c, &i, NULL);
     }
-    if (t == REC_I64 && (i > 16777216 || i < -16777216))
+    if (t == REC_I64 && (i >= 1000000 || i <= -1000000))
         *big = 1;
     return t;
 }
@@ -83,7 +119,7 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
     colstat *st = NULL;
     rec_group g;
     int have_group = 0;
-    uint64_t rows = 0;
+    uint64_t rows = 0, decided_at = 0;
     cli_progress prog;
     int writing = !o->schema && !o->check && !o->group_col;
 
@@ -151,24 +187,30 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
                 break;
             int got = rec_next(r, e);
             if (got < 0) {
-                if (o->check)
-                    err_prefix(e, "after %llu good rows", (unsigned long long)rows);
+                if (o->check) {
+                    char tail[96];
+                    good_rows(tail, sizeof tail, rows);
+                    append(e, tail);
+                }
                 goto done;
             }
             if (got == 0)
                 break;
             if (have_group && rec_group_step(&g, r, e) < 0)
                 goto done;
+            if (o->check && rows == CHECK_SAMPLE && check_decide(st, ncols, &decided_at, rows, e) < 0)
+                goto done;
             if (o->schema || o->check) {
                 for (int c = 0; c < ncols; c++) {
                     size_t len;
-                    if (rec_format(r) == REC_TEXT || rec_field_type(r, c) == REC_STR) {
+                    if (rec_field_type(r, c) == REC_STR) {
                         rec_str(r, c, &len);
                         if (len == 0) {
                             st[c].missing++;
                             if (o->check) {
-                                rec_error(r, c, e, "missing value (%llu good rows before it)",
-                                          (unsigned long long)rows);
+                                char tail[96];
+                                good_rows(tail, sizeof tail, rows);
+                                rec_error(r, c, e, "missing value%s", tail);
                                 goto done;
                             }
                             continue;
@@ -181,19 +223,24 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
                     }
                     /* --check */
                     double d;
-                    if (!st[c].decided) {
-                        errctx ignore;
-                        st[c].numeric = rec_f64(r, c, &d, &ignore) == 0;
-                        st[c].decided = 1;
-                        st[c].first_line = rec_line(r);
+                    errctx why;
+                    if (!decided_at) {
+                        if (rec_f64(r, c, &d, &why) == 0) {
+                            st[c].numbers++;
+                        } else {
+                            if (!st[c].others++) {
+                                char tail[96];
+                                good_rows(tail, sizeof tail, rows);
+                                append(&why, tail);
+                                st[c].bad_msg = xstrdup(why.msg);
+                            }
+                        }
                         continue;
                     }
                     if (st[c].numeric && rec_f64(r, c, &d, e) < 0) {
-                        char tail[160];
-                        snprintf(tail, sizeof tail, " (the column is numeric from line %llu; %llu good rows before)",
-                                 (unsigned long long)st[c].first_line, (unsigned long long)rows);
-                        size_t used = strlen(e->msg);
-                        snprintf(e->msg + used, sizeof e->msg - used, "%s", tail);
+                        char tail[96];
+                        good_rows(tail, sizeof tail, rows);
+                        append(e, tail);
                         goto done;
                     }
                 }
@@ -215,6 +262,8 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
         if (o->head >= 0 && rows >= (uint64_t)o->head)
             break;
     }
+    if (o->check && check_decide(st, ncols, &decided_at, rows, e) < 0)
+        goto done;
     cli_progress_update(&prog, (double)rows);
     cli_progress_end(&prog);
     if (writing) {
@@ -244,6 +293,8 @@ done:
         rec_close(r);
     rec_close(first);
     free(sel);
+    for (int c = 0; st && c < ncols; c++)
+        free(st[c].bad_msg);
     free(st);
     return rc;
 }

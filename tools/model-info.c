@@ -24,7 +24,7 @@ static const char usage_text[] =
     "      --version  output version information and exit\n"
     "\n"
     "Example:\n"
-    "  model-info data-samples/maml.model\n";
+    "  model-info data-samples/tiny.model\n";
 
 static void shape_text(const model_tensor *t, char *buf, size_t n)
 {
@@ -128,7 +128,7 @@ static int report_json(const char *path, model *m, const model_check *chk)
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init_argv(argv);
     int json = 0;
     enum { OPT_HELP = 256, OPT_VERSION };
     static const struct option longopts[] = {
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         cli_usage_error("no model file given");
-    int status = CLI_OK;
+    int status = CLI_OK, printed = 0;
     for (int i = optind; i < argc; i++) {
         errctx e;
         model_check chk;
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
             status = CLI_EDATA;
             continue;
         }
-        if (!json && i > optind)
+        if (!json && printed++)
             putchar('\n');
         int bad = json ? report_json(argv[i], m, &chk) : report_text(argv[i], m, &chk);
         if (bad) {

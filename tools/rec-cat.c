@@ -39,7 +39,7 @@ static const char usage_text[] =
 
 int main(int argc, char **argv)
 {
-    cli_init(argv[0]);
+    cli_init_argv(argv);
     recops_cat_opts o;
     memset(&o, 0, sizeof o);
     o.head = -1;
@@ -99,8 +99,8 @@ int main(int argc, char **argv)
     }
     if (o.schema + (o.check || o.group_col) > 1)
         cli_usage_error("--schema cannot be combined with --check or --group-check");
-    if ((o.schema || o.check || o.group_col) && (o.binary || o.columns || o.head >= 0))
-        cli_usage_error("--schema, --check and --group-check take no output options");
+    if ((o.schema || o.check || o.group_col) && (o.binary || o.columns || o.head >= 0 || o.output))
+        cli_usage_error("--schema, --check and --group-check take none of --binary, --columns, --head, -o");
     o.inputs = (const char *const *)argv + optind;
     o.ninputs = argc - optind;
     errctx e;

@@ -47,13 +47,38 @@ cat "$T/s.rec" "$T/s.rec" > "$T/twice.rec"
 t_run sh -c "rec-cat --binary '$T/twice.rec' | rec-cat | wc -l"
 t_out_is "concatenated binary streams copy as one" "$((2 * $(wc -l < "$S") - 1))"
 
+# text -> binary -> text is exact even for numbers in non-canonical forms
+printf 'v\tw\tz\n007\t0.5\t9007199254740993\n+1\t1000000\t0.5\n0.50\t1e3\t.5\n1e+06\t0.100000009\t-0\n' > "$T/odd.tsv"
+t_run sh -c "rec-cat --binary '$T/odd.tsv' | rec-cat"
+t_ok "odd number forms survive the binary form unchanged" test "$OUT" = "$(cat "$T/odd.tsv")"
+printf 'big\n9007199254740993\n0.5\n' > "$T/big.tsv"
+t_run sh -c "rec-cat --binary '$T/big.tsv' | rec-cat"
+t_out_is "an integer beyond 2^53 beside a fraction is not rounded" "$(cat "$T/big.tsv")"
+printf '\357\273\277"a",b\n1,2\n' > "$T/bom.csv"
+t_run rec-cat "$T/bom.csv"
+t_out_is "byte order mark before a quoted CSV header" "$(printf 'a\tb\n1\t2')"
+printf 'a\n1\n\n3\n' > "$T/one.tsv"
+t_run rec-cat --check "$T/one.tsv"
+t_err_has "a blank line in a one-column table is a missing value" "one.tsv:3: column 'a': missing value"
+printf 'a\tb\nyes\t1\n2\t2\n3\t3\n' > "$T/first.tsv"
+t_run rec-cat --check "$T/first.tsv"
+t_status "a bad first value in a numeric column fails --check" 1
+t_err_has "the first value is named" "first.tsv:2: column 'a': cannot parse 'yes' as a number (0 good rows before)"
+t_run rec-cat --check -o "$T/x.tsv" "$S"
+t_status "-o with --check is a usage error" 2
+t_run rec-cat --columns label,label "$S"
+t_status "duplicate output column exits 1" 1
+t_err_has "duplicate output column named" "rec-cat: duplicate output column 'label'"
+t_run rec-cat --no-such-option "$S"
+t_err_has "getopt's message uses the short name" "rec-cat: unrecognized option"
+
 # selection
 t_run rec-cat --columns 'label,x_*' --head 2 "$S"
 t_status "columns and head" 0
 t_out_is "columns in list order, glob in file order" "$(printf 'label\tx_0\tx_1\tx_2\tx_3\n0\t-1.4974\t-0.2142\t-0.1368\t0.6053\n0\t0.4041\t0.4578\t1.3746\t-0.6778')"
 t_run rec-cat -c nope "$S"
 t_status "missing column exits 1" 1
-t_err_has "missing column lists the columns" "no column named 'nope' (columns: member_id, ts, label, m_0"
+t_err_has "missing column lists the columns" "no column 'nope' (columns: member_id, ts, label, m_0"
 t_run rec-cat --head 0 "$S"
 t_out_is "head 0 keeps the header" "$(head -n 1 "$S")"
 t_run rec-cat "$S" "$T/s.rec"
@@ -132,6 +157,7 @@ if [ -w /dev/full ]; then
     t_run sh -c "rec-cat '$S' > /dev/full"
     t_status "stdout to /dev/full exits 1" 1
     t_err_has "write error reported" "write error"
+    t_ok "the write error is reported once" test "$(grep -c 'write error' "$T/err")" -eq 1
     t_run sh -c "rec-cat --binary '$S' > /dev/full"
     t_status "binary stdout to /dev/full exits 1" 1
 fi
