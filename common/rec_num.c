@@ -31,6 +31,10 @@ typedef struct decimal {
     int truncated;   /* more than 19 significant digits */
     long exp10;      /* value = mant * 10^exp10 (when not truncated) */
     int is_integer;  /* canonical integer syntax: 0 or -?[1-9][0-9]* */
+    /* the layout, for canonical_g */
+    int plus, int_len, first_digit, has_point, frac_len, frac_trailing_zero, frac_leading_zeros;
+    int has_exp, exp_upper, exp_signed, exp_ndigits, exp_lead_zero;
+    long exp_value;
 } decimal;
 
 /* Scan s[0..len) as a decimal; 0 on valid syntax.  Locals rather than
@@ -40,6 +44,7 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
 {
     const char *p = s, *end = s + len;
     int neg = 0;
+    d->plus = p < end && *p == '+';
     if (p < end && (*p == '+' || *p == '-')) {
         neg = *p == '-';
         p++;
@@ -62,6 +67,8 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
         p++;
     }
     size_t int_len = (size_t)(p - int_start);
+    d->int_len = (int)int_len;
+    d->first_digit = int_len ? int_start[0] : 0;
     int has_point = 0;
     const char *frac_start = p;
     if (p < end && *p == '.') {
@@ -82,18 +89,34 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
     }
     if (int_len == 0 && (!has_point || p == frac_start))
         return -1;
+    d->has_point = has_point;
+    d->frac_len = has_point ? (int)(p - frac_start) : 0;
+    d->frac_trailing_zero = d->frac_len > 0 && p[-1] == '0';
+    if (has_point) {
+        const char *z = frac_start;
+        while (z < p && *z == '0')
+            z++;
+        d->frac_leading_zeros = (int)(z - frac_start);
+    } else {
+        d->frac_leading_zeros = 0;
+    }
     long e = 0;
     int has_exp = 0;
+    d->exp_upper = d->exp_signed = d->exp_ndigits = d->exp_lead_zero = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         has_exp = 1;
+        d->exp_upper = *p == 'E';
         p++;
         int eneg = 0;
         if (p < end && (*p == '+' || *p == '-')) {
             eneg = *p == '-';
+            d->exp_signed = 1;
             p++;
         }
         if (p == end || (unsigned)(*p - '0') >= 10)
             return -1;
+        const char *estart = p;
+        d->exp_lead_zero = *p == '0';
         while (p < end && (unsigned)(*p - '0') < 10) {
             if (e < 100000)
                 e = e * 10 + (*p - '0');
@@ -101,9 +124,12 @@ static int scan_decimal(const char *s, size_t len, decimal *d)
         }
         if (eneg)
             e = -e;
+        d->exp_ndigits = (int)(p - estart);
     }
     if (p != end)
         return -1;
+    d->has_exp = has_exp;
+    d->exp_value = e;
     d->neg = neg;
     d->mant = mant;
     d->truncated = truncated;
@@ -224,53 +250,29 @@ int rec_parse_i64(const char *s, size_t len, int64_t *out, errctx *e)
     return 0;
 }
 
-/* Is s (a valid decimal, not an integer) in the form "%.Pg" prints?
- * Fixed notation for decimal exponents -4 <= X < P, else d[.ddd]e+XX;
- * no '+' sign, no leading zeros, no trailing zeros in a fraction. */
-static int canonical_g(const char *s, size_t len, int P)
+/* Is a scanned decimal (not an integer) in the form "%.Pg" prints?  Fixed
+ * notation for decimal exponents -4 <= X < P, else d[.ddd]e+XX; no '+'
+ * sign, no leading zeros, no trailing zeros in a fraction, 'e' lowercase
+ * with a sign and at least two digits. */
+static int canonical_g(const decimal *d, int P)
 {
-    const char *p = s, *end = s + len;
-    if (p < end && *p == '-')
-        p++;
-    if (p == end || *p == '+' || memchr(p, 'E', (size_t)(end - p)))
+    if (d->plus || d->exp_upper || (d->has_point && (d->frac_len == 0 || d->frac_trailing_zero)))
         return 0;
-    const char *ep = memchr(p, 'e', (size_t)(end - p));
-    const char *mend = ep ? ep : end;
-    const char *dot = memchr(p, '.', (size_t)(mend - p));
-    if (dot && (dot + 1 == mend || mend[-1] == '0'))
-        return 0; /* "5." or a trailing zero */
-    if (ep) {
-        if (*p < '1' || *p > '9' || (p + 1 != mend && p + 1 != dot))
+    if (d->has_exp) {
+        if (d->int_len != 1 || d->first_digit == '0' || !d->exp_signed || d->exp_ndigits < 2 ||
+            (d->exp_ndigits > 2 && d->exp_lead_zero))
             return 0;
-        const char *q = ep + 1;
-        if (q == end || (*q != '+' && *q != '-'))
-            return 0;
-        int neg = *q++ == '-';
-        size_t nexp = (size_t)(end - q);
-        if (nexp < 2 || (nexp > 2 && *q == '0'))
-            return 0;
-        long x = 0;
-        for (; q < end; q++)
-            x = x * 10 + (*q - '0');
-        if (neg)
-            x = -x;
-        return x < -4 || x >= P;
+        return d->exp_value < -4 || d->exp_value >= P;
     }
-    const char *iend = dot ? dot : mend;
-    size_t ilen = (size_t)(iend - p);
-    if (ilen == 0 || (ilen > 1 && *p == '0'))
+    if (d->int_len == 0 || (d->int_len > 1 && d->first_digit == '0'))
         return 0;
     long x;
-    if (*p != '0') {
-        x = (long)ilen - 1;
-    } else {
-        if (!dot)
-            return 1; /* "-0" */
-        const char *q = dot + 1;
-        while (q < mend && *q == '0')
-            q++;
-        x = -(long)(q - dot);
-    }
+    if (d->first_digit != '0')
+        x = d->int_len - 1;
+    else if (!d->has_point)
+        return 1; /* "-0" */
+    else
+        x = -(long)d->frac_leading_zeros - 1;
     return x >= -4 && x < P;
 }
 
@@ -309,14 +311,14 @@ unsigned rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d
         double a = fabs(*dv);
         if (d.ndigits <= 6 && (a == 0 || (a >= FLT_MIN && a <= FLT_MAX))) {
             /* FLT_DIG: in the normal range %.6g gives these digits back */
-            if (canonical_g(s, len, 6))
+            if (canonical_g(&d, 6))
                 caps |= REC_CAN_F32;
         } else if ((size_t)rec_format_f32(buf, sizeof buf, *f) == len && memcmp(buf, s, len) == 0) {
             caps |= REC_CAN_F32;
         }
     }
     if (d.ndigits <= 15 && (*dv == 0 || fabs(*dv) >= DBL_MIN)) { /* DBL_DIG, normal range */
-        if (canonical_g(s, len, 15))
+        if (canonical_g(&d, 15))
             caps |= REC_CAN_F64;
     } else if ((size_t)rec_format_f64(buf, sizeof buf, *dv) == len && memcmp(buf, s, len) == 0) {
         caps |= REC_CAN_F64;
