@@ -1081,11 +1081,15 @@ int rec_f64(rec_reader *r, int col, double *out, errctx *e)
             return 0;
         }
         if (cb->type == REC_F32) {
+            /* the double its text form reads as (0.9, not 0.899999976), so
+             * that a file and its binary copy give the same numbers */
             float f;
             memcpy(&f, cb->data + 4ull * i, 4);
             if (!isfinite(f))
                 return rec_error(r, col, e, "value is not finite: NaN and Inf are not accepted");
-            *out = f;
+            char buf[40];
+            rec_format_f32(buf, sizeof buf, f);
+            *out = strtod(buf, NULL);
             return 0;
         }
         if (cb->type == REC_I64) {
