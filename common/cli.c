@@ -158,7 +158,7 @@ double cli_parse_double(const char *s, const char *opt, double lo, double hi)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || (s[0] == ' ' || s[0] == '\t'))
         cli_usage_error("invalid value '%s' for %s: not a finite number", s, opt);
     if (v < lo || v > hi)
         cli_usage_error("invalid value '%s' for %s: must be in [%g, %g]", s, opt, lo, hi);
@@ -170,7 +170,7 @@ long long cli_parse_long(const char *s, const char *opt, long long lo, long long
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE)
+    if (end == s || *end != '\0' || errno == ERANGE || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
         cli_usage_error("invalid value '%s' for %s: not an integer", s, opt);
     if (v < lo || v > hi)
         cli_usage_error("invalid value '%s' for %s: must be in [%lld, %lld]", s, opt, lo, hi);
@@ -181,7 +181,7 @@ uint64_t cli_parse_seed(const char *s, const char *opt)
 {
     char *end;
     errno = 0;
-    if (*s == '-')
+    if (*s < '0' || *s > '9')
         cli_usage_error("invalid value '%s' for %s: not a non-negative integer", s, opt);
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || *end != '\0' || errno == ERANGE)

@@ -2,6 +2,7 @@
  * err.c - error contexts and allocation that reports its size on failure.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ void *xmalloc(size_t n)
 
 void *xcalloc(size_t count, size_t size)
 {
+    if (size && count > SIZE_MAX / size)
+        cli_die("out of memory allocating %zu elements of %zu bytes", count, size);
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
         oom(count * size);
