@@ -1,0 +1,552 @@
+/*
+ * persona_serve.c - meta-embed-export and maml-score (persona.h).
+ *
+ * Export streams members (grouped input) in chunks of at most
+ * CHUNK_MEMBERS members, adapts each in its own pool shard and writes the
+ * chunk in input order, so memory is bounded by the chunk and the output
+ * is the same for any thread count.  Scoring streams rows in batches (or,
+ * with a split, one member at a time, keeping its query rows), holding
+ * each buffered row's fields as text until its score is known; the
+ * embeddings are a hash table joined by member id.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "persona.h"
+#include "cli.h"
+#include "hmap.h"
+#include "nn_loss.h"
+#include "banned.h"
+
+#define CHUNK_MEMBERS 256
+
+static int is_maml(const persona_model *pm)
+{
+    return pm->hp.mode == PERSONA_MAML || pm->hp.mode == PERSONA_FINETUNE;
+}
+
+/* ---- export ---- */
+
+typedef struct export_ctx {
+    const persona_model *pm;
+    persona_rows *rows; /* (CHUNK_MEMBERS) */
+    const persona_export_opts *o;
+    float *emb;         /* (CHUNK_MEMBERS, e_dim) */
+    int *nrows;         /* (CHUNK_MEMBERS) */
+} export_ctx;
+
+static double export_shard(void *ctx, int shard, float *grad, pool_worker *w)
+{
+    (void)grad;
+    const export_ctx *c = ctx;
+    const persona_model *pm = c->pm;
+    const persona_rows *rows = &c->rows[shard];
+    int md = rows->m_dim, xd = rows->x_dim, n = rows->n;
+    float *e = c->emb + (size_t)shard * pm->hp.e_dim;
+    /* the window: rows with ts >= since (rows are ts-sorted) */
+    int k = 0;
+    while (k < n && rows->ts[k] < c->o->since)
+        k++;
+    int ns = n - k;
+    if (c->o->use_split) {
+        persona_rows win = *rows;
+        win.n = n - k;
+        win.ts = rows->ts + k;
+        ns = persona_split_support(&c->o->split, &win);
+    }
+    c->nrows[shard] = ns;
+    if (ns > 0)
+        persona_member_embedding(pm, rows->m + (size_t)k * md, rows->x + (size_t)k * xd, rows->y + k, ns, e,
+                                 &w->arena);
+    else /* no rows to adapt on: the unadapted embedding of the latest features */
+        maml_embed(&pm->net, maml_phi(&pm->net, &pm->P), rows->m + (size_t)(n - 1) * md, 1, e, &w->arena);
+    return 0;
+}
+
+static int export_flush(const persona_model *pm, pool **p, size_t *arena_bytes, export_ctx *c, int nmembers,
+                        rec_writer *w, const persona_export_opts *o, errctx *e)
+{
+    int max_rows = 1;
+    for (int i = 0; i < nmembers; i++)
+        if (c->rows[i].n > max_rows)
+            max_rows = c->rows[i].n;
+    size_t need = persona_score_bytes(pm, max_rows);
+    if (!*p || need > *arena_bytes) {
+        /* a member larger than any before: a pool with larger arenas */
+        pool_free(*p);
+        *arena_bytes = need > 2 * *arena_bytes ? need : 2 * *arena_bytes;
+        *p = pool_new(o->threads, *arena_bytes, CHUNK_MEMBERS, 0, e);
+        if (!*p)
+            return -1;
+    }
+    if (pool_run(*p, nmembers, export_shard, c, NULL, NULL, e) < 0)
+        return -1;
+    int d = pm->hp.e_dim;
+    for (int i = 0; i < nmembers; i++) {
+        rec_put_str(w, 0, c->rows[i].key, c->rows[i].key_len);
+        rec_put_i64(w, 1, c->nrows[i]);
+        for (int j = 0; j < d; j++)
+            rec_put_f32(w, 2 + j, c->emb[(size_t)i * d + j]);
+        if (rec_end_row(w, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int persona_export(const persona_model *pm, const persona_export_opts *o, errctx *e)
+{
+    if (!is_maml(pm))
+        return err_set(e, "a 'recstage.%s' model has no meta block to export (train with --mode maml or finetune)",
+                       persona_kind(pm->hp.mode));
+    int d = pm->hp.e_dim, rc = -1;
+    rec_writer *w = rec_writer_open(o->output, o->binary, e);
+    if (!w)
+        return -1;
+    char **names = xcalloc((size_t)d + 2, sizeof *names);
+    names[0] = xstrdup(pm->member_col);
+    names[1] = xstrdup("n_rows");
+    for (int j = 0; j < d; j++) {
+        names[2 + j] = xmalloc(24);
+        snprintf(names[2 + j], 24, "e_%d", j);
+    }
+    export_ctx c = {pm, xcalloc(CHUNK_MEMBERS, sizeof(persona_rows)), o,
+                    xmalloc((size_t)CHUNK_MEMBERS * (size_t)d * sizeof(float)), xmalloc(CHUNK_MEMBERS * sizeof(int))};
+    pool *p = NULL;
+    size_t arena_bytes = 0;
+    persona_stream s;
+    int open = 0;
+    uint64_t members = 0;
+    cli_progress prog;
+    cli_progress_start(&prog, "members", 0);
+    if (rec_writer_header(w, d + 2, (const char *const *)names, e) < 0)
+        goto out;
+    int ninputs = o->ninputs ? o->ninputs : 1;
+    for (int f = 0; f < ninputs; f++) {
+        if (persona_stream_open_model(&s, o->ninputs ? o->inputs[f] : "-", pm, 1, e) < 0)
+            goto out;
+        open = 1;
+        int got, k = 0;
+        while ((got = persona_stream_next(&s, &c.rows[k], e)) == 1) {
+            if (++k == CHUNK_MEMBERS) {
+                if (export_flush(pm, &p, &arena_bytes, &c, k, w, o, e) < 0)
+                    goto out;
+                members += (uint64_t)k;
+                k = 0;
+                cli_progress_update(&prog, (double)members);
+            }
+        }
+        if (got < 0)
+            goto out;
+        if (k && export_flush(pm, &p, &arena_bytes, &c, k, w, o, e) < 0)
+            goto out;
+        members += (uint64_t)k;
+        persona_stream_close(&s);
+        open = 0;
+    }
+    cli_progress_update(&prog, (double)members);
+    cli_progress_end(&prog);
+    rc = rec_writer_close(w, e);
+    w = NULL;
+out:
+    if (open)
+        persona_stream_close(&s);
+    if (w)
+        rec_writer_abort(w);
+    pool_free(p);
+    for (int i = 0; i < CHUNK_MEMBERS; i++)
+        persona_rows_free(&c.rows[i]);
+    free(c.rows);
+    free(c.emb);
+    free(c.nrows);
+    for (int j = 0; j < d + 2; j++)
+        free(names[j]);
+    free(names);
+    return rc;
+}
+
+/* ---- the embeddings table ---- */
+
+typedef struct emb_table {
+    hmap *index; /* member -> row */
+    float *e;    /* (n, d) */
+    int *nrows;
+    size_t n, cap;
+    int d;
+} emb_table;
+
+static int emb_load(emb_table *t, const persona_model *pm, const char *path, errctx *e)
+{
+    memset(t, 0, sizeof *t);
+    t->d = pm->hp.e_dim;
+    rec_reader *r = rec_open(path, e);
+    if (!r)
+        return -1;
+    int rc = -1, mcol = rec_col(r, pm->member_col, e), ncol = mcol >= 0 ? rec_col(r, "n_rows", e) : -1;
+    int *ecol = xmalloc((size_t)t->d * sizeof *ecol);
+    if (ncol < 0)
+        goto out;
+    int have = 0;
+    for (int j = 0; j < rec_ncols(r); j++)
+        have += strncmp(rec_colname(r, j), "e_", 2) == 0;
+    if (have != t->d) {
+        err_set(e, "%s: %d embedding columns e_*, but the model's embeddings have %d", path, have, t->d);
+        goto out;
+    }
+    for (int j = 0; j < t->d; j++) {
+        char name[24];
+        snprintf(name, sizeof name, "e_%d", j);
+        if ((ecol[j] = rec_col(r, name, e)) < 0)
+            goto out;
+    }
+    t->index = hmap_new(1024);
+    int got;
+    while ((got = rec_next(r, e)) == 1) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? 2 * t->cap : 1024;
+            t->e = xrealloc(t->e, t->cap * (size_t)t->d * sizeof(float));
+            t->nrows = xrealloc(t->nrows, t->cap * sizeof(int));
+        }
+        size_t len;
+        const char *key = rec_str(r, mcol, &len);
+        int added;
+        hmap_put(t->index, key, len, (int64_t)t->n, &added);
+        if (!added) {
+            rec_error(r, mcol, e, "member '%.*s' appears twice", (int)(len > 60 ? 60 : len), key);
+            goto out;
+        }
+        int64_t nr;
+        if (rec_i64(r, ncol, &nr, e) < 0)
+            goto out;
+        if (nr < 0) {
+            rec_error(r, ncol, e, "n_rows must not be negative");
+            goto out;
+        }
+        t->nrows[t->n] = nr > INT32_MAX ? INT32_MAX : (int)nr;
+        for (int j = 0; j < t->d; j++)
+            if (rec_f32(r, ecol[j], &t->e[t->n * t->d + j], e) < 0)
+                goto out;
+        t->n++;
+    }
+    rc = got < 0 ? -1 : 0;
+out:
+    free(ecol);
+    rec_close(r);
+    return rc;
+}
+
+static void emb_free(emb_table *t)
+{
+    hmap_free(t->index);
+    free(t->e);
+    free(t->nrows);
+}
+
+/* A member's embedding, or NULL: absent, or exported from no rows (such
+ * rows are scored like those of members without one, with each row's own
+ * unadapted embedding, as maml-train evaluates them). */
+static const float *emb_find(const emb_table *t, const char *key, size_t len)
+{
+    if (!t->index)
+        return NULL;
+    int64_t *v = hmap_get(t->index, key, len);
+    if (!v || t->nrows[*v] == 0)
+        return NULL;
+    return t->e + (size_t)*v * t->d;
+}
+
+/* ---- scoring ---- */
+
+typedef struct rowbuf {
+    int n, cap, ncols, md, xd;
+    float *m, *x;
+    double *ts;
+    size_t *foff; /* (cap * ncols + 1): field k of row i is text[foff[i*ncols+k] .. foff[..+1]) */
+    char *text;
+    size_t tlen, tcap;
+} rowbuf;
+
+static void rowbuf_reserve(rowbuf *b, int n)
+{
+    if (n <= b->cap)
+        return;
+    int cap = b->cap ? 2 * b->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    b->m = xrealloc(b->m, (size_t)cap * (size_t)(b->md ? b->md : 1) * sizeof(float));
+    b->x = xrealloc(b->x, (size_t)cap * (size_t)(b->xd ? b->xd : 1) * sizeof(float));
+    b->ts = xrealloc(b->ts, (size_t)cap * sizeof(double));
+    b->foff = xrealloc(b->foff, ((size_t)cap * (size_t)b->ncols + 1) * sizeof(size_t));
+    b->cap = cap;
+}
+
+static void rowbuf_free(rowbuf *b)
+{
+    free(b->m);
+    free(b->x);
+    free(b->ts);
+    free(b->foff);
+    free(b->text);
+}
+
+static const char *field(const rowbuf *b, int row, int col, size_t *len)
+{
+    size_t k = (size_t)row * b->ncols + (size_t)col;
+    *len = b->foff[k + 1] - b->foff[k];
+    return b->text + b->foff[k];
+}
+
+/* Append the reader's current row. */
+static int rowbuf_add(rowbuf *b, rec_reader *r, const persona_bind *bind, errctx *e)
+{
+    rowbuf_reserve(b, b->n + 1);
+    int i = b->n;
+    for (int j = 0; j < bind->m_dim; j++)
+        if (rec_f32(r, bind->m_idx[j], &b->m[(size_t)i * b->md + j], e) < 0)
+            return -1;
+    for (int j = 0; j < bind->x_dim; j++)
+        if (rec_f32(r, bind->x_idx[j], &b->x[(size_t)i * b->xd + j], e) < 0)
+            return -1;
+    if (rec_f64(r, bind->time, &b->ts[i], e) < 0)
+        return -1;
+    size_t base = (size_t)i * b->ncols;
+    if (i == 0)
+        b->foff[0] = b->tlen = 0;
+    for (int c = 0; c < b->ncols; c++) {
+        size_t len;
+        const char *s = rec_str(r, c, &len);
+        if (b->tlen + len > b->tcap) {
+            b->tcap = b->tcap ? b->tcap : 4096;
+            while (b->tlen + len > b->tcap)
+                b->tcap *= 2;
+            b->text = xrealloc(b->text, b->tcap);
+        }
+        memcpy(b->text + b->tlen, s, len);
+        b->tlen += len;
+        b->foff[base + (size_t)c + 1] = b->tlen;
+    }
+    b->n++;
+    return 0;
+}
+
+typedef struct scorer {
+    const persona_model *pm;
+    const emb_table *emb;
+    int member_col; /* in the input */
+    arena A;
+    int cap;
+    float *logits;
+    const float **embp;
+    const char **keys;
+    size_t *lens;
+} scorer;
+
+/* Score rows [from, from + n) of b and write them. */
+static int score_rows(scorer *sc, const rowbuf *b, const int *which, int n, rec_writer *w, errctx *e)
+{
+    const persona_model *pm = sc->pm;
+    arena_reset(&sc->A);
+    float *m = arena_floats(&sc->A, (size_t)n * (size_t)(b->md ? b->md : 1));
+    float *x = arena_floats(&sc->A, (size_t)n * (size_t)(b->xd ? b->xd : 1));
+    for (int i = 0; i < n; i++) {
+        int r = which[i];
+        memcpy(m + (size_t)i * b->md, b->m + (size_t)r * b->md, (size_t)b->md * sizeof(float));
+        memcpy(x + (size_t)i * b->xd, b->x + (size_t)r * b->xd, (size_t)b->xd * sizeof(float));
+        sc->keys[i] = field(b, r, sc->member_col, &sc->lens[i]);
+        sc->embp[i] = emb_find(sc->emb, sc->keys[i], sc->lens[i]);
+    }
+    persona_logits(pm, n, m, x, sc->embp, sc->keys, sc->lens, sc->logits, &sc->A);
+    for (int i = 0; i < n; i++) {
+        int r = which[i];
+        for (int c = 0; c < b->ncols; c++) {
+            size_t len;
+            const char *s = field(b, r, c, &len);
+            rec_put_text(w, c, s, len);
+        }
+        rec_put_f64(w, b->ncols, nn_sigmoid(sc->logits[i]));
+        if (rec_end_row(w, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct ts_ix {
+    double ts;
+    int i;
+} ts_ix;
+
+static int cmp_ts_ix(const void *a, const void *b)
+{
+    const ts_ix *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* Split mode: the query rows of the member in b, in ts order. */
+static int score_member(scorer *sc, rowbuf *b, const persona_split *sp, ts_ix *order, int *which, rec_writer *w,
+                        errctx *e)
+{
+    for (int i = 0; i < b->n; i++)
+        order[i] = (ts_ix){b->ts[i], i};
+    qsort(order, (size_t)b->n, sizeof *order, cmp_ts_ix);
+    persona_rows view;
+    memset(&view, 0, sizeof view);
+    view.n = b->n;
+    double *ts = xmalloc((size_t)(b->n ? b->n : 1) * sizeof *ts);
+    for (int i = 0; i < b->n; i++)
+        ts[i] = order[i].ts;
+    view.ts = ts;
+    int ns = persona_split_support(sp, &view);
+    free(ts);
+    int nq = b->n - ns;
+    for (int i = 0; i < nq; i++)
+        which[i] = order[ns + i].i;
+    for (int start = 0; start < nq; start += sc->cap) {
+        int n = nq - start < sc->cap ? nq - start : sc->cap;
+        if (score_rows(sc, b, which + start, n, w, e) < 0)
+            return -1;
+    }
+    b->n = 0;
+    return 0;
+}
+
+int persona_score_stream(const persona_model *pm, const persona_score_opts *o, errctx *e)
+{
+    emb_table emb;
+    memset(&emb, 0, sizeof emb);
+    if (o->embeddings) {
+        if (!is_maml(pm))
+            return err_set(e, "embeddings go with a maml model; a 'recstage.%s' model scores without them",
+                           persona_kind(pm->hp.mode));
+        if (emb_load(&emb, pm, o->embeddings, e) < 0) {
+            emb_free(&emb);
+            return -1;
+        }
+    }
+    scorer sc;
+    memset(&sc, 0, sizeof sc);
+    sc.pm = pm;
+    sc.emb = &emb;
+    sc.cap = o->batch > 0 ? o->batch : 256;
+    arena_init(&sc.A, persona_score_bytes(pm, sc.cap) +
+                          2 * arena_round((size_t)sc.cap * (size_t)(pm->m_dim + pm->x_dim + 2) * sizeof(float)));
+    sc.logits = xmalloc((size_t)sc.cap * sizeof(float));
+    sc.embp = xmalloc((size_t)sc.cap * sizeof *sc.embp);
+    sc.keys = xmalloc((size_t)sc.cap * sizeof *sc.keys);
+    sc.lens = xmalloc((size_t)sc.cap * sizeof *sc.lens);
+    rowbuf b;
+    memset(&b, 0, sizeof b);
+    ts_ix *order = NULL;
+    int *which = xmalloc((size_t)sc.cap * sizeof *which), which_cap = sc.cap;
+    rec_writer *w = NULL;
+    rec_reader *r = NULL;
+    persona_bind bind;
+    memset(&bind, 0, sizeof bind);
+    rec_group g;
+    int have_group = 0, rc = -1;
+    char **names = NULL;
+    int ninputs = o->ninputs ? o->ninputs : 1;
+    for (int f = 0; f < ninputs; f++) {
+        r = rec_open(o->ninputs ? o->inputs[f] : "-", e);
+        if (!r)
+            goto out;
+        if (persona_bind_names(&bind, r, pm->member_col, pm->time_col, NULL, pm->m_names, pm->m_dim, pm->x_names,
+                               pm->x_dim, e) < 0)
+            goto out;
+        if (rec_find(r, "score") >= 0) {
+            err_set(e, "%s: the input already has a column 'score'", rec_path(r));
+            goto out;
+        }
+        if (f == 0) {
+            b.ncols = rec_ncols(r);
+            b.md = pm->m_dim;
+            b.xd = pm->x_dim;
+            sc.member_col = bind.member;
+            names = xcalloc((size_t)b.ncols + 1, sizeof *names);
+            for (int c = 0; c < b.ncols; c++)
+                names[c] = xstrdup(rec_colname(r, c));
+            names[b.ncols] = xstrdup("score");
+            w = rec_writer_open(o->output, o->binary, e);
+            if (!w || rec_writer_header(w, b.ncols + 1, (const char *const *)names, e) < 0)
+                goto out;
+        } else {
+            int same = rec_ncols(r) == b.ncols;
+            for (int c = 0; same && c < b.ncols; c++)
+                same = strcmp(rec_colname(r, c), names[c]) == 0;
+            if (!same) {
+                err_set(e, "%s: columns differ from those of the first input", rec_path(r));
+                goto out;
+            }
+        }
+        if (o->use_split) {
+            rec_group_init(&g, bind.member);
+            have_group = 1;
+        }
+        int got;
+        while ((got = rec_next(r, e)) == 1) {
+            if (o->use_split) {
+                int step = rec_group_step(&g, r, e);
+                if (step < 0)
+                    goto out;
+                if (step == 1 && b.n && score_member(&sc, &b, &o->split, order, which, w, e) < 0)
+                    goto out;
+            }
+            if (rowbuf_add(&b, r, &bind, e) < 0)
+                goto out;
+            if (o->use_split) {
+                if (b.n > which_cap) {
+                    which_cap = b.cap;
+                    which = xrealloc(which, (size_t)which_cap * sizeof *which);
+                }
+                order = xrealloc(order, (size_t)b.cap * sizeof *order);
+            } else if (b.n == sc.cap) {
+                for (int i = 0; i < b.n; i++)
+                    which[i] = i;
+                if (score_rows(&sc, &b, which, b.n, w, e) < 0)
+                    goto out;
+                b.n = 0;
+            }
+        }
+        if (got < 0)
+            goto out;
+        if (o->use_split && b.n && score_member(&sc, &b, &o->split, order, which, w, e) < 0)
+            goto out;
+        if (!o->use_split && b.n) {
+            for (int i = 0; i < b.n; i++)
+                which[i] = i;
+            if (score_rows(&sc, &b, which, b.n, w, e) < 0)
+                goto out;
+            b.n = 0;
+        }
+        if (have_group)
+            rec_group_free(&g);
+        have_group = 0;
+        persona_bind_free(&bind);
+        rec_close(r);
+        r = NULL;
+    }
+    rc = rec_writer_close(w, e);
+    w = NULL;
+out:
+    if (have_group)
+        rec_group_free(&g);
+    persona_bind_free(&bind);
+    rec_close(r);
+    if (w)
+        rec_writer_abort(w);
+    for (int c = 0; names && c <= b.ncols; c++)
+        free(names[c]);
+    free(names);
+    rowbuf_free(&b);
+    free(order);
+    free(which);
+    arena_free(&sc.A);
+    free(sc.logits);
+    free(sc.embp);
+    free(sc.keys);
+    free(sc.lens);
+    emb_free(&emb);
+    return rc;
+}
