@@ -3,13 +3,15 @@
  *
  * Export streams members (grouped input) in chunks of at most
  * CHUNK_MEMBERS members, adapts each in its own pool shard and writes the
- * chunk in input order, so memory is bounded by the chunk and the output
- * is the same for any thread count.  Scoring streams rows in batches (or,
+ * chunk in input order, so memory is bounded by two chunks and the output
+ * is the same for any thread count; a reader thread parses the next chunk
+ * while the pool adapts the current one.  Scoring streams rows in batches (or,
  * with a split, one member at a time, keeping its query rows), holding
  * each buffered row's fields as text until its score is known; the
  * embeddings are a hash table joined by member id.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,83 @@ static int export_flush(const persona_model *pm, pool **p, size_t *arena_bytes, 
     return 0;
 }
 
+/* Reading overlaps adapting: a reader thread fills one chunk of members
+ * while the pool adapts the other, so the parse of the input (serial)
+ * hides behind the arithmetic (parallel). */
+typedef struct chunk {
+    persona_rows rows[CHUNK_MEMBERS];
+    int n;
+    int full; /* 1: filled by the reader, 0: free for it */
+    int last; /* the reader stopped after this chunk (end or error) */
+} chunk;
+
+typedef struct reader_ctx {
+    const persona_model *pm;
+    const persona_export_opts *o;
+    chunk chunks[2];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int failed;
+    errctx err;
+} reader_ctx;
+
+static void *reader_main(void *arg)
+{
+    reader_ctx *rc = arg;
+    const persona_export_opts *o = rc->o;
+    int ninputs = o->ninputs ? o->ninputs : 1, f = 0, which = 0, open = 0, done = 0;
+    persona_stream s;
+    errctx e;
+    while (!done) {
+        chunk *c = &rc->chunks[which];
+        pthread_mutex_lock(&rc->mu);
+        while (c->full)
+            pthread_cond_wait(&rc->cv, &rc->mu);
+        pthread_mutex_unlock(&rc->mu);
+        c->n = 0;
+        int failed = 0;
+        while (c->n < CHUNK_MEMBERS) {
+            if (!open) {
+                if (f == ninputs) {
+                    done = 1;
+                    break;
+                }
+                if (persona_stream_open_model(&s, o->ninputs ? o->inputs[f] : "-", rc->pm, 1, &e) < 0) {
+                    failed = 1;
+                    break;
+                }
+                open = 1;
+            }
+            int got = persona_stream_next(&s, &c->rows[c->n], &e);
+            if (got < 0) {
+                failed = 1;
+                break;
+            }
+            if (got == 0) {
+                persona_stream_close(&s);
+                open = 0;
+                f++;
+                continue;
+            }
+            c->n++;
+        }
+        pthread_mutex_lock(&rc->mu);
+        if (failed) {
+            rc->failed = 1;
+            rc->err = e;
+            done = 1;
+        }
+        c->last = done;
+        c->full = 1;
+        pthread_cond_broadcast(&rc->cv);
+        pthread_mutex_unlock(&rc->mu);
+        which ^= 1;
+    }
+    if (open)
+        persona_stream_close(&s);
+    return NULL;
+}
+
 int persona_export(const persona_model *pm, const persona_export_opts *o, errctx *e)
 {
     if (!is_maml(pm))
@@ -111,53 +190,81 @@ int persona_export(const persona_model *pm, const persona_export_opts *o, errctx
         names[2 + j] = xmalloc(24);
         snprintf(names[2 + j], 24, "e_%d", j);
     }
-    export_ctx c = {pm, xcalloc(CHUNK_MEMBERS, sizeof(persona_rows)), o,
-                    xmalloc((size_t)CHUNK_MEMBERS * (size_t)d * sizeof(float)), xmalloc(CHUNK_MEMBERS * sizeof(int))};
+    reader_ctx *rd = xcalloc(1, sizeof *rd);
+    rd->pm = pm;
+    rd->o = o;
+    pthread_mutex_init(&rd->mu, NULL);
+    pthread_cond_init(&rd->cv, NULL);
+    export_ctx c = {pm, NULL, o, xmalloc((size_t)CHUNK_MEMBERS * (size_t)d * sizeof(float)),
+                    xmalloc(CHUNK_MEMBERS * sizeof(int))};
     pool *p = NULL;
     size_t arena_bytes = 0;
-    persona_stream s;
-    int open = 0;
     uint64_t members = 0;
+    pthread_t reader;
+    int started = 0;
     cli_progress prog;
     cli_progress_start(&prog, "members", 0);
     if (rec_writer_header(w, d + 2, (const char *const *)names, e) < 0)
         goto out;
-    int ninputs = o->ninputs ? o->ninputs : 1;
-    for (int f = 0; f < ninputs; f++) {
-        if (persona_stream_open_model(&s, o->ninputs ? o->inputs[f] : "-", pm, 1, e) < 0)
-            goto out;
-        open = 1;
-        int got, k = 0;
-        while ((got = persona_stream_next(&s, &c.rows[k], e)) == 1) {
-            if (++k == CHUNK_MEMBERS) {
-                if (export_flush(pm, &p, &arena_bytes, &c, k, w, o, e) < 0)
-                    goto out;
-                members += (uint64_t)k;
-                k = 0;
-                cli_progress_update(&prog, (double)members);
-            }
-        }
-        if (got < 0)
-            goto out;
-        if (k && export_flush(pm, &p, &arena_bytes, &c, k, w, o, e) < 0)
-            goto out;
-        members += (uint64_t)k;
-        persona_stream_close(&s);
-        open = 0;
+    if (pthread_create(&reader, NULL, reader_main, rd) != 0) {
+        err_set(e, "cannot start the reader thread");
+        goto out;
     }
-    cli_progress_update(&prog, (double)members);
+    started = 1;
+    for (int which = 0;; which ^= 1) {
+        chunk *ch = &rd->chunks[which];
+        pthread_mutex_lock(&rd->mu);
+        while (!ch->full)
+            pthread_cond_wait(&rd->cv, &rd->mu);
+        pthread_mutex_unlock(&rd->mu);
+        int last = ch->last, n = ch->n;
+        if (rd->failed && last) {
+            *e = rd->err;
+            goto out;
+        }
+        c.rows = ch->rows;
+        if (n && export_flush(pm, &p, &arena_bytes, &c, n, w, o, e) < 0)
+            goto out;
+        members += (uint64_t)n;
+        cli_progress_update(&prog, (double)members);
+        pthread_mutex_lock(&rd->mu);
+        ch->full = 0;
+        pthread_cond_broadcast(&rd->cv);
+        pthread_mutex_unlock(&rd->mu);
+        if (last)
+            break;
+    }
     cli_progress_end(&prog);
     rc = rec_writer_close(w, e);
     w = NULL;
 out:
-    if (open)
-        persona_stream_close(&s);
+    if (started) {
+        if (rc < 0) { /* let the reader finish: free every chunk until it stops */
+            for (;;) {
+                pthread_mutex_lock(&rd->mu);
+                int stopped = (rd->chunks[0].full && rd->chunks[0].last) || (rd->chunks[1].full && rd->chunks[1].last);
+                rd->chunks[0].full = rd->chunks[0].last ? 1 : 0;
+                rd->chunks[1].full = rd->chunks[1].last ? 1 : 0;
+                pthread_cond_broadcast(&rd->cv);
+                if (stopped) {
+                    pthread_mutex_unlock(&rd->mu);
+                    break;
+                }
+                pthread_cond_wait(&rd->cv, &rd->mu);
+                pthread_mutex_unlock(&rd->mu);
+            }
+        }
+        pthread_join(reader, NULL);
+    }
     if (w)
         rec_writer_abort(w);
     pool_free(p);
-    for (int i = 0; i < CHUNK_MEMBERS; i++)
-        persona_rows_free(&c.rows[i]);
-    free(c.rows);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < CHUNK_MEMBERS; i++)
+            persona_rows_free(&rd->chunks[k].rows[i]);
+    pthread_mutex_destroy(&rd->mu);
+    pthread_cond_destroy(&rd->cv);
+    free(rd);
     free(c.emb);
     free(c.nrows);
     for (int j = 0; j < d + 2; j++)
