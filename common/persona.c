@@ -387,6 +387,15 @@ int persona_data_load(persona_data *d, const char *path, const persona_colspec *
         return -1;
     d->m_dim = s.b.m_dim;
     d->x_dim = s.b.x_dim;
+    d->member_col = xstrdup(rec_colname(s.r, s.b.member));
+    d->time_col = xstrdup(rec_colname(s.r, s.b.time));
+    d->label_col = xstrdup(rec_colname(s.r, s.b.label));
+    d->m_names = xcalloc((size_t)d->m_dim + 1, sizeof *d->m_names);
+    d->x_names = xcalloc((size_t)d->x_dim + 1, sizeof *d->x_names);
+    for (int i = 0; i < d->m_dim; i++)
+        d->m_names[i] = xstrdup(rec_colname(s.r, s.b.m_idx[i]));
+    for (int i = 0; i < d->x_dim; i++)
+        d->x_names[i] = xstrdup(rec_colname(s.r, s.b.x_idx[i]));
     persona_rows rows;
     memset(&rows, 0, sizeof rows);
     int got;
@@ -417,6 +426,15 @@ void persona_data_free(persona_data *d)
 {
     for (int i = 0; i < d->nmembers; i++)
         free(d->keys[i]);
+    for (int i = 0; d->m_names && i < d->m_dim; i++)
+        free(d->m_names[i]);
+    for (int i = 0; d->x_names && i < d->x_dim; i++)
+        free(d->x_names[i]);
+    free(d->m_names);
+    free(d->x_names);
+    free(d->member_col);
+    free(d->time_col);
+    free(d->label_col);
     free(d->keys);
     free(d->m);
     free(d->x);
@@ -499,20 +517,45 @@ int persona_model_init(persona_model *pm, const persona_hparams *hp, const char 
     return 0;
 }
 
-int persona_model_init_bind(persona_model *pm, const persona_hparams *hp, const rec_reader *r,
-                            const persona_bind *b, errctx *e)
+int persona_model_init_data(persona_model *pm, const persona_hparams *hp, const persona_data *d, errctx *e)
 {
-    const char **mn = xmalloc(((size_t)b->m_dim + 1) * sizeof *mn);
-    const char **xn = xmalloc(((size_t)b->x_dim + 1) * sizeof *xn);
-    for (int i = 0; i < b->m_dim; i++)
-        mn[i] = rec_colname(r, b->m_idx[i]);
-    for (int i = 0; i < b->x_dim; i++)
-        xn[i] = rec_colname(r, b->x_idx[i]);
-    int rc = persona_model_init(pm, hp, rec_colname(r, b->member), rec_colname(r, b->time),
-                                b->label >= 0 ? rec_colname(r, b->label) : "label", mn, b->m_dim, xn, b->x_dim, e);
-    free(mn);
-    free(xn);
-    return rc;
+    return persona_model_init(pm, hp, d->member_col, d->time_col, d->label_col, (const char *const *)d->m_names,
+                              d->m_dim, (const char *const *)d->x_names, d->x_dim, e);
+}
+
+static char *join_names(char *const *names, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(names[i]) + 1;
+    char *out = xmalloc(len), *p = out;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(names[i]);
+        memcpy(p, names[i], k);
+        p += k;
+        *p++ = i + 1 < n ? ',' : '\0';
+    }
+    if (n == 0)
+        *p = '\0';
+    return out;
+}
+
+void persona_colspec_exact(persona_colspec *spec, const persona_data *d)
+{
+    spec->member = xstrdup(d->member_col);
+    spec->time = xstrdup(d->time_col);
+    spec->label = xstrdup(d->label_col);
+    spec->meta = join_names(d->m_names, d->m_dim);
+    spec->features = join_names(d->x_names, d->x_dim);
+}
+
+void persona_colspec_free(persona_colspec *spec)
+{
+    free((char *)spec->member);
+    free((char *)spec->time);
+    free((char *)spec->label);
+    free((char *)spec->meta);
+    free((char *)spec->features);
 }
 
 void persona_model_init_weights(persona_model *pm, uint64_t seed)

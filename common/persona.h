@@ -140,14 +140,16 @@ typedef struct persona_data {
     int *n_support;   /* support rows of member i (by the split) */
     char **keys;
     int max_rows;     /* largest member */
+    char *member_col, *time_col, *label_col; /* the input's names */
+    char **m_names, **x_names;               /* (m_dim), (x_dim) */
 } persona_data;
 
 /* Which members of an input go to this dataset. */
 enum { PERSONA_ALL = 0, PERSONA_TRAIN_PART, PERSONA_VALID_PART };
 
-/* The member hash used by --valid-frac: a member is held out when
- * persona_member_unit(key) < frac (a uniform number in [0, 1) from the
- * key alone, so every tool agrees on the split). */
+/* The member hash used by maml-train's --valid-frac: a member is held out
+ * when persona_member_unit(key) < frac (a uniform number in [0, 1) from
+ * the key alone, so the split does not depend on the input's order). */
 double persona_member_unit(const char *key, size_t len);
 
 /* Load every member of path (or, with part and frac, those on one side of
@@ -181,13 +183,17 @@ typedef struct persona_model {
     model *file;            /* metadata of the file read, or NULL */
 } persona_model;
 
+/* A column spec naming exactly d's columns, for reading a second input
+ * (--valid) the same way; free the strings with persona_colspec_free. */
+void persona_colspec_exact(persona_colspec *spec, const persona_data *d);
+void persona_colspec_free(persona_colspec *spec);
+
 /* Declare the parameters for hp, with the input column names (copied). */
 int persona_model_init(persona_model *pm, const persona_hparams *hp, const char *member_col,
                        const char *time_col, const char *label_col, const char *const *m_names,
                        int m_dim, const char *const *x_names, int x_dim, errctx *e);
-/* The same from a bound reader. */
-int persona_model_init_bind(persona_model *pm, const persona_hparams *hp, const rec_reader *r,
-                            const persona_bind *b, errctx *e);
+/* The same with the names a dataset was read with. */
+int persona_model_init_data(persona_model *pm, const persona_hparams *hp, const persona_data *d, errctx *e);
 void persona_model_init_weights(persona_model *pm, uint64_t seed);
 void persona_model_free(persona_model *pm);
 /* A model file holding the parameters, every hyper-parameter and the

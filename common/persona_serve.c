@@ -114,6 +114,7 @@ typedef struct reader_ctx {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int failed;
+    int stop; /* the consumer failed: stop reading */
     errctx err;
 } reader_ctx;
 
@@ -127,9 +128,12 @@ static void *reader_main(void *arg)
     while (!done) {
         chunk *c = &rc->chunks[which];
         pthread_mutex_lock(&rc->mu);
-        while (c->full)
+        while (c->full && !rc->stop)
             pthread_cond_wait(&rc->cv, &rc->mu);
+        int stop = rc->stop;
         pthread_mutex_unlock(&rc->mu);
+        if (stop)
+            break;
         c->n = 0;
         int failed = 0;
         while (c->n < CHUNK_MEMBERS) {
@@ -239,21 +243,10 @@ int persona_export(const persona_model *pm, const persona_export_opts *o, errctx
     w = NULL;
 out:
     if (started) {
-        if (rc < 0) { /* let the reader finish: free every chunk until it stops */
-            for (;;) {
-                pthread_mutex_lock(&rd->mu);
-                int stopped = (rd->chunks[0].full && rd->chunks[0].last) || (rd->chunks[1].full && rd->chunks[1].last);
-                rd->chunks[0].full = rd->chunks[0].last ? 1 : 0;
-                rd->chunks[1].full = rd->chunks[1].last ? 1 : 0;
-                pthread_cond_broadcast(&rd->cv);
-                if (stopped) {
-                    pthread_mutex_unlock(&rd->mu);
-                    break;
-                }
-                pthread_cond_wait(&rd->cv, &rd->mu);
-                pthread_mutex_unlock(&rd->mu);
-            }
-        }
+        pthread_mutex_lock(&rd->mu);
+        rd->stop = 1;
+        pthread_cond_broadcast(&rd->cv);
+        pthread_mutex_unlock(&rd->mu);
         pthread_join(reader, NULL);
     }
     if (w)

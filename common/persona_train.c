@@ -122,6 +122,14 @@ int persona_evaluate(const persona_model *pm, const persona_data *valid, pool *p
             metrics_acc_add(&acc[nb], scores[r], d->y[r] != 0);
         }
     }
+    if (!members[nb]) {
+        err_set(e, "no held-out member has a query row to evaluate (is --query-frac 0?)");
+        for (int b = 0; b <= nb; b++)
+            metrics_acc_free(&acc[b]);
+        free(acc);
+        free(members);
+        goto out;
+    }
     for (int b = 0; b <= nb; b++) {
         if (b < nb && (!tc->nbuckets || !members[b]))
             continue;
@@ -401,6 +409,8 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
             loss_sum += loss;
             nn_params_zero_grad(&pm->P);
             nn_mlp_backward(&pm->deep, wdeep, &cache, dz, wide ? dX : NULL, gdeep, &A);
+            if (tc->clip > 0) /* the dense part; the member tables move a row at a time */
+                nn_clip_grad_norm(&pm->P, tc->clip);
             nn_optim_step(&o, &pm->P);
             if (wide) {
                 nn_embed_grad_clear(&gid);
@@ -430,6 +440,11 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
         report_epoch(epoch, tc->epochs, nref ? loss_sum / (double)nref : 0, &ev, cli_now() - t0);
         *final = ev;
     }
+    for (size_t q = 0; q < pm->P.n; q++)
+        if (!isfinite(pm->P.w[q])) {
+            err_set(e, "training diverged: parameter %zu is not finite; no model written", q);
+            goto out;
+        }
     rc = 0;
 out:
     pool_free(p);

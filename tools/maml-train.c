@@ -243,11 +243,22 @@ int main(int argc, char **argv)
     tc.nbuckets = nedges;
     tc.threads = threads;
 
+    int widths[16];
+    if (nn_parse_hidden(hp.meta_hidden, widths, 16, &e) < 0)
+        cli_usage_error("--meta-hidden: %s", e.msg);
+    if (nn_parse_hidden(hp.global_hidden, widths, 16, &e) < 0)
+        cli_usage_error("--global-hidden: %s", e.msg);
+
     persona_data train, valid;
     if (valid_path) {
-        if (persona_data_load(&train, input, &cols, &sp, PERSONA_ALL, 0, &e) < 0 ||
-            persona_data_load(&valid, valid_path, &cols, &sp, PERSONA_ALL, 0, &e) < 0)
+        if (persona_data_load(&train, input, &cols, &sp, PERSONA_ALL, 0, &e) < 0)
             cli_die("%s", e.msg);
+        /* the held-out file by the training input's exact column names */
+        persona_colspec exact;
+        persona_colspec_exact(&exact, &train);
+        if (persona_data_load(&valid, valid_path, &exact, &sp, PERSONA_ALL, 0, &e) < 0)
+            cli_die("%s", e.msg);
+        persona_colspec_free(&exact);
     } else {
         /* one pass would need all rows in memory at once anyway; reading
          * twice keeps stdin out of it */
@@ -259,19 +270,11 @@ int main(int argc, char **argv)
     }
     if (train.nmembers == 0)
         cli_die("%s: no training members", input);
-    if (valid.m_dim != train.m_dim || valid.x_dim != train.x_dim)
-        cli_die("%s: its features differ from the training input's", valid_path);
-    cli_info("%d training members (%zu rows), %d held-out members (%zu rows), %d threads", train.nmembers,
-             train.nrows, valid.nmembers, valid.nrows, threads);
-
-    /* bind names from the training input for the model file */
-    persona_stream s;
-    if (persona_stream_open(&s, input, &cols, 1, &e) < 0)
-        cli_die("%s", e.msg);
+    cli_info("%d training members (%zu rows), %d held-out members (%zu rows), %d thread%s", train.nmembers,
+             train.nrows, valid.nmembers, valid.nrows, threads, threads == 1 ? "" : "s");
     persona_model pm;
-    if (persona_model_init_bind(&pm, &hp, s.r, &s.b, &e) < 0)
+    if (persona_model_init_data(&pm, &hp, &train, &e) < 0)
         cli_usage_error("%s", e.msg);
-    persona_stream_close(&s);
     persona_model_init_weights(&pm, tc.seed);
 
     persona_eval ev;
