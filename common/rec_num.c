@@ -331,7 +331,9 @@ rec_type rec_caps_type(unsigned caps)
     return caps & REC_CAN_I64 ? REC_I64 : caps & REC_CAN_F32 ? REC_F32 : caps & REC_CAN_F64 ? REC_F64 : REC_STR;
 }
 
-int rec_format_f32(char *buf, size_t n, float v)
+/* The slow, obviously right version: "%.Pg" for P = 6..9 until strtof
+ * reads the value back. */
+static int format_f32_printf(char *buf, size_t n, float v)
 {
     int len = 0;
     for (int prec = 6; prec <= 9; prec++) {
@@ -340,6 +342,103 @@ int rec_format_f32(char *buf, size_t n, float v)
             break;
     }
     return len;
+}
+
+/* Write the digits of m (p of them, m < 10^p) in %g layout for decimal
+ * exponent x and precision p: trailing zeros dropped, scientific when
+ * x < -4 or x >= p. */
+static int layout_g(char *buf, size_t n, int neg, uint64_t m, int p, int x)
+{
+    char d[24];
+    for (int i = p - 1; i >= 0; i--) {
+        d[i] = (char)('0' + m % 10);
+        m /= 10;
+    }
+    int nd = p;
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    char out[48];
+    int k = 0;
+    if (neg)
+        out[k++] = '-';
+    if (x < -4 || x >= p) {
+        out[k++] = d[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            for (int i = 1; i < nd; i++)
+                out[k++] = d[i];
+        }
+        out[k++] = 'e';
+        out[k++] = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 100)
+            out[k++] = (char)('0' + ax / 100);
+        out[k++] = (char)('0' + ax / 10 % 10);
+        out[k++] = (char)('0' + ax % 10);
+    } else if (x >= 0) {
+        for (int i = 0; i <= x; i++)
+            out[k++] = i < nd ? d[i] : '0';
+        if (nd > x + 1) {
+            out[k++] = '.';
+            for (int i = x + 1; i < nd; i++)
+                out[k++] = d[i];
+        }
+    } else {
+        out[k++] = '0';
+        out[k++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            out[k++] = '0';
+        for (int i = 0; i < nd; i++)
+            out[k++] = d[i];
+    }
+    out[k] = '\0';
+    return snprintf(buf, n, "%s", out);
+}
+
+/* The same result as format_f32_printf, faster: for P = 6..9 round |v| to
+ * P significant digits in double arithmetic (|v| 10^(P-1-x) is exact to
+ * 2^-53 relative), check that the digits read back to v with the exact
+ * Clinger path, and lay them out like printf.  Anything unusual (zero,
+ * subnormals, exponents beyond the exact powers of ten, a digit string
+ * within rounding error of a tie) takes the printf path. */
+int rec_format_f32(char *buf, size_t n, float v)
+{
+    double a = fabs((double)v);
+    if (!(a >= FLT_MIN && a <= FLT_MAX))
+        return format_f32_printf(buf, n, v);
+    int x = (int)floor(log10(a));
+    /* log10 may be off by one next to powers of ten */
+    if (x + 1 <= 22 && x + 1 >= -22 && a >= (x + 1 >= 0 ? pow10_tab[x + 1] : 1 / pow10_tab[-(x + 1)]))
+        x++;
+    for (int p = 6; p <= 9; p++) {
+        int k = p - 1 - x; /* scale by 10^k */
+        if (k > 22 || k < -22 || x - p + 1 > 22 || x - p + 1 < -22)
+            return format_f32_printf(buf, n, v);
+        double scaled = k >= 0 ? a * pow10_tab[k] : a / pow10_tab[-k];
+        double fl = floor(scaled), frac = scaled - fl;
+        if (fabs(frac - 0.5) < 1e-6)
+            return format_f32_printf(buf, n, v);
+        uint64_t m = (uint64_t)fl + (frac > 0.5);
+        int xx = x;
+        uint64_t top = (uint64_t)pow10_tab[p];
+        if (m >= top) { /* rounded up to 10^p: one more decimal place */
+            m /= 10;
+            xx++;
+        }
+        if (m < top / 10)
+            return format_f32_printf(buf, n, v);
+        int e10 = xx - p + 1;
+        double back = e10 >= 0 ? (double)m * pow10_tab[e10] : (double)m / pow10_tab[-e10];
+        /* back is the correctly rounded double of the decimal; (float)back
+         * rounds twice, which is safe unless back sits on a float tie */
+        uint64_t bits;
+        memcpy(&bits, &back, sizeof bits);
+        if ((bits & 0x1fffffffULL) == 0x10000000ULL)
+            return format_f32_printf(buf, n, v);
+        if ((float)back == (float)a || p == 9)
+            return layout_g(buf, n, v < 0, m, p, xx);
+    }
+    return format_f32_printf(buf, n, v);
 }
 
 int rec_format_f64(char *buf, size_t n, double v)

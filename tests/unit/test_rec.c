@@ -173,6 +173,32 @@ static void test_format_and_classify(void)
             bad++;
     }
     check(bad == 0, "100000 random floats print shortest, read back exactly and classify as f32 (%d bad)", bad);
+    /* the fast printer gives exactly what "%.Pg" for the least P in 6..9
+     * that reads back gives, on random bits, random magnitudes and
+     * feature-like decimals */
+    int differ = 0;
+    for (int k = 0; k < 600000; k++) {
+        float f;
+        if (k % 3 == 0) {
+            uint32_t bits = (uint32_t)rng_u64(&r);
+            memcpy(&f, &bits, 4);
+        } else if (k % 3 == 1) {
+            f = (float)(rng_normal(&r) * pow(10, (double)rng_below(&r, 16) - 8));
+        } else {
+            f = (float)((int)(rng_normal(&r) * 1e5) / 1e4);
+        }
+        if (!isfinite(f))
+            continue;
+        char fast[64], slow[64];
+        rec_format_f32(fast, sizeof fast, f);
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(slow, sizeof slow, "%.*g", prec, (double)f);
+            if (strtof(slow, NULL) == f)
+                break;
+        }
+        differ += strcmp(fast, slow) != 0;
+    }
+    check(differ == 0, "fast float printing equals the printf loop on 600000 values (%d differ)", differ);
     bad = 0;
     for (int k = 0; k < 100000; k++) {
         uint64_t bits = rng_u64(&r);
