@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "rec.h"
 #include "banned.h"
 
 int cli_verbosity = 0;
@@ -155,11 +156,11 @@ void cli_print_version(void)
 
 double cli_parse_double(const char *s, const char *opt, double lo, double hi)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || (s[0] == ' ' || s[0] == '\t'))
-        cli_usage_error("invalid value '%s' for %s: not a finite number", s, opt);
+    /* the data's strict syntax: decimal only, no hex, inf, nan or spaces */
+    double v;
+    errctx why;
+    if (rec_parse_f64(s, strlen(s), &v, &why) < 0)
+        cli_usage_error("invalid value '%s' for %s: %s", s, opt, why.msg);
     if (v < lo || v > hi)
         cli_usage_error("invalid value '%s' for %s: must be in [%g, %g]", s, opt, lo, hi);
     return v;
