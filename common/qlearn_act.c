@@ -1,0 +1,193 @@
+/*
+ * qlearn_act.c - policy-act: stream rows, append the Q-values, the greedy
+ * action and the policy's probabilities (qlearn.h).
+ *
+ * Rows are read into a buffer of at most --batch rows: their state
+ * features as floats, their fields as text (copied to the output as they
+ * came); a full buffer is one matrix product per layer (qlearn_q) and is
+ * written in input order.  Memory is one buffer, whatever the input's
+ * length or grouping.  Batches may hold rows of two inputs (their columns
+ * are the same): the output of several inputs is that of their
+ * concatenation, byte for byte.  Another --batch may change the last bit
+ * of a Q-value (BLAS kernels differ by matrix size).  BLAS runs on one thread, as in training, so the
+ * Q-values do not depend on the machine's core count.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qlearn.h"
+#include "rec.h"
+#include "banned.h"
+
+typedef struct act_buf {
+    int n, cap, ncols, S;
+    float *s;     /* (cap, S) */
+    size_t *foff; /* (cap * ncols + 1): field c of row i is text[foff[i*ncols+c] .. foff[..+1]) */
+    char *text;
+    size_t tlen, tcap;
+} act_buf;
+
+/* Append the reader's current row. */
+static int buf_add(act_buf *b, rec_reader *r, const int *sidx, errctx *e)
+{
+    int i = b->n;
+    for (int j = 0; j < b->S; j++)
+        if (rec_f32(r, sidx[j], &b->s[(size_t)i * b->S + j], e) < 0)
+            return -1;
+    size_t base = (size_t)i * b->ncols;
+    if (i == 0)
+        b->foff[0] = b->tlen = 0;
+    for (int c = 0; c < b->ncols; c++) {
+        size_t len;
+        const char *s = rec_str(r, c, &len);
+        if (b->tlen + len > b->tcap) {
+            b->tcap = b->tcap ? b->tcap : 4096;
+            while (b->tlen + len > b->tcap)
+                b->tcap *= 2;
+            b->text = xrealloc(b->text, b->tcap);
+        }
+        memcpy(b->text + b->tlen, s, len);
+        b->tlen += len;
+        b->foff[base + (size_t)c + 1] = b->tlen;
+    }
+    b->n++;
+    return 0;
+}
+
+/* Q, action and pi for the buffered rows; write them; empty the buffer. */
+static int buf_flush(const qlearn_model *qm, const qlearn_policy *pol, act_buf *b, float *q, float *pi, arena *A,
+                     rec_writer *w, errctx *e)
+{
+    int na = qm->n_actions, nc = b->ncols;
+    arena_reset(A);
+    qlearn_q(qm, qm->P.w, b->s, b->n, q, A);
+    for (int i = 0; i < b->n; i++) {
+        for (int c = 0; c < nc; c++) {
+            size_t k = (size_t)i * nc + (size_t)c;
+            rec_put_text(w, c, b->text + b->foff[k], b->foff[k + 1] - b->foff[k]);
+        }
+        const float *qi = q + (size_t)i * na;
+        int greedy = qlearn_policy_probs(pol, qi, na, pi);
+        for (int a = 0; a < na; a++) {
+            rec_put_f32(w, nc + a, qi[a]);
+            rec_put_f32(w, nc + na + 1 + a, pi[a]);
+        }
+        rec_put_i64(w, nc + na, greedy);
+        if (rec_end_row(w, e) < 0)
+            return -1;
+    }
+    b->n = 0;
+    return 0;
+}
+
+int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *e)
+{
+    int na = qm->n_actions, S = qm->s_dim, cap = o->batch > 0 ? o->batch : 256;
+    act_buf b;
+    memset(&b, 0, sizeof b);
+    b.cap = cap;
+    b.S = S;
+    b.s = xmalloc((size_t)cap * (size_t)S * sizeof(float));
+    float *q = xmalloc((size_t)cap * (size_t)na * sizeof(float));
+    float *pi = xmalloc((size_t)na * sizeof(float));
+    arena A;
+    arena_init(&A, qlearn_q_bytes(qm, cap));
+    openblas_set_num_threads(1);
+    /* output: the input's columns, then q_0.., action, pi_0.. */
+    int nout = 2 * na + 1;
+    char **extra = xcalloc((size_t)nout, sizeof *extra);
+    for (int a = 0; a < na; a++) {
+        char name[32];
+        snprintf(name, sizeof name, "q_%d", a);
+        extra[a] = xstrdup(name);
+        snprintf(name, sizeof name, "pi_%d", a);
+        extra[na + 1 + a] = xstrdup(name);
+    }
+    extra[na] = xstrdup(o->action_name ? o->action_name : "action");
+    int *sidx = xmalloc((size_t)S * sizeof *sidx);
+    const char **names = NULL;
+    char **first = NULL; /* the first input's column names */
+    int ncols = 0, rc = -1;
+    rec_writer *w = NULL;
+    rec_reader *r = NULL;
+    int ninputs = o->ninputs ? o->ninputs : 1;
+    for (int f = 0; f < ninputs; f++) {
+        r = rec_open(o->ninputs ? o->inputs[f] : "-", e);
+        if (!r)
+            goto out;
+        for (int j = 0; j < S; j++)
+            if ((sidx[j] = rec_col(r, qm->state_names[j], e)) < 0)
+                goto out;
+        for (int k = 0; k < nout; k++)
+            if (rec_find(r, extra[k]) >= 0) {
+                if (k == na)
+                    err_set(e,
+                            "%s: the input already has a column '%s' (the logged action?); name the greedy "
+                            "action's column with --action-name, e.g. --action-name greedy",
+                            rec_path(r), extra[k]);
+                else
+                    err_set(e, "%s: the input already has a column '%s'", rec_path(r), extra[k]);
+                goto out;
+            }
+        if (f == 0) {
+            ncols = rec_ncols(r);
+            b.ncols = ncols;
+            b.foff = xmalloc(((size_t)cap * (size_t)ncols + 1) * sizeof *b.foff);
+            first = xcalloc((size_t)ncols + 1, sizeof *first);
+            names = xcalloc((size_t)(ncols + nout), sizeof *names);
+            for (int c = 0; c < ncols; c++)
+                names[c] = first[c] = xstrdup(rec_colname(r, c));
+            for (int k = 0; k < nout; k++)
+                names[ncols + k] = extra[k];
+            w = rec_writer_open(o->output, o->binary, e);
+            if (!w || rec_writer_header(w, ncols + nout, names, e) < 0)
+                goto out;
+        } else {
+            int same = rec_ncols(r) == ncols;
+            for (int c = 0; same && c < ncols; c++)
+                same = strcmp(rec_colname(r, c), first[c]) == 0;
+            if (!same) {
+                err_set(e, "%s: columns differ from those of the first input", rec_path(r));
+                goto out;
+            }
+        }
+        int got;
+        while ((got = rec_next(r, e)) == 1) {
+            if (buf_add(&b, r, sidx, e) < 0)
+                goto out;
+            if (b.n == cap && buf_flush(qm, &o->policy, &b, q, pi, &A, w, e) < 0)
+                goto out;
+        }
+        if (got < 0)
+            goto out;
+        rec_close(r);
+        r = NULL;
+    }
+    /* the last rows; batches run across inputs, so several inputs give
+     * what their concatenation gives */
+    if (b.n && buf_flush(qm, &o->policy, &b, q, pi, &A, w, e) < 0)
+        goto out;
+    rc = rec_writer_close(w, e);
+    w = NULL;
+out:
+    rec_close(r);
+    if (w)
+        rec_writer_abort(w);
+    for (int c = 0; first && c < ncols; c++)
+        free(first[c]);
+    free(first);
+    free(names);
+    for (int k = 0; k < nout; k++)
+        free(extra[k]);
+    free(extra);
+    free(sidx);
+    free(b.s);
+    free(b.foff);
+    free(b.text);
+    free(q);
+    free(pi);
+    arena_free(&A);
+    return rc;
+}
