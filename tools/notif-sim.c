@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "notifsim.h"
+#include "notifsim_q.h"
 #include "rec.h"
 #include "banned.h"
 
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "      --evaluate POLICY   print the value of POLICY: always, never, behavior,\n"
     "                          threshold:X or threshold:X:C\n"
     "      --gamma G           with --evaluate: discount per step (default 1)\n"
+    "  -m, --model MODEL       evaluate a cql-ddqn-train Q-network: greedy, or\n"
+    "                          epsilon-greedy with --epsilon, or softmax with\n"
+    "      --temperature T     (the model's Q-values over T)\n"
     "  -o, --output FILE       write FILE atomically (gzip if it ends in .gz)\n"
     "      --progress          show progress on stderr even when it is not a terminal\n"
     "  -q, --quiet             print nothing but errors\n"
@@ -64,6 +68,7 @@ int main(int argc, char **argv)
         OPT_STEPS,
         OPT_THRESHOLD,
         OPT_WEIGHTS,
+        OPT_TEMPERATURE,
         OPT_HELP,
         OPT_VERSION
     };
@@ -81,12 +86,17 @@ int main(int argc, char **argv)
         {"steps", required_argument, NULL, OPT_STEPS},
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
         {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"model", required_argument, NULL, 'm'},
+        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "bo:q", longopts, NULL)) != -1) {
+    const char *model_path = NULL;
+    double temperature = 0;
+    int epsilon_set = 0;
+    while ((opt = getopt_long(argc, argv, "bm:o:q", longopts, NULL)) != -1) {
         switch (opt) {
         case 'b':
             binary = 1;
@@ -99,6 +109,13 @@ int main(int argc, char **argv)
             break;
         case OPT_EPSILON:
             cfg.epsilon = cli_parse_double(optarg, "--epsilon", 0, 1);
+            epsilon_set = 1;
+            break;
+        case 'm':
+            model_path = optarg;
+            break;
+        case OPT_TEMPERATURE:
+            temperature = cli_parse_double(optarg, "--temperature", 1e-6, 1e6);
             break;
         case OPT_EVALUATE:
             policy = optarg;
@@ -147,10 +164,27 @@ int main(int argc, char **argv)
     notifsim_default_weights(weights);
     if (weights_arg && notifsim_parse_weights(weights_arg, weights, &e) < 0)
         cli_usage_error("%s", e.msg);
+    if (model_path && policy)
+        cli_usage_error("give either --evaluate POLICY or -m MODEL");
+    if (temperature > 0 && !model_path)
+        cli_usage_error("--temperature applies only with -m MODEL");
+    if (temperature > 0 && epsilon_set)
+        cli_usage_error("--epsilon and --temperature exclude each other");
+    qlearn_model qm;
+    notifsim_qpolicy qp;
+    if (model_path) {
+        if (qlearn_model_load(&qm, model_path, &e) < 0)
+            cli_die("%s", e.msg);
+        qlearn_policy pol = {.softmax = temperature > 0, .epsilon = epsilon_set ? cfg.epsilon : 0,
+                             .temperature = temperature};
+        if (notifsim_qpolicy_init(&qp, &qm, &pol, &e) < 0)
+            cli_die("%s: %s", model_path, e.msg);
+        cfg.epsilon = 0.2; /* the logging policy's own, unused here */
+    }
     notifsim_rule rule;
     if (policy && notifsim_rule_parse(policy, &cfg, &rule, &e) < 0)
         cli_usage_error("invalid value '%s' for --evaluate: %s", policy, e.msg);
-    if (!policy && (weights_arg || gamma_set))
+    if (!policy && !model_path && (weights_arg || gamma_set))
         cli_usage_error("%s applies only with --evaluate", weights_arg ? "--weights" : "--gamma");
 
     rec_writer *w = rec_writer_open(output, binary, &e);
@@ -159,8 +193,10 @@ int main(int argc, char **argv)
     cli_progress prog;
     cli_progress_start(&prog, "episodes", (double)episodes);
     int rc;
-    if (policy) {
+    if (policy || model_path) {
         notifsim_policy p = {notifsim_rule_probs, &rule};
+        if (model_path)
+            p = (notifsim_policy){notifsim_qpolicy_probs, &qp};
         notifsim_value v;
         notifsim_evaluate(&cfg, &p, (uint64_t)episodes, gamma, weights, &v, &prog);
         rc = notifsim_write_value(w, &v, &e);
@@ -174,5 +210,9 @@ int main(int argc, char **argv)
     if (rec_writer_close(w, &e) < 0)
         cli_die("%s", e.msg);
     cli_progress_end(&prog);
+    if (model_path) {
+        notifsim_qpolicy_free(&qp);
+        qlearn_model_free(&qm);
+    }
     return CLI_OK;
 }

@@ -178,4 +178,25 @@ if [ -w /dev/full ]; then
     t_run sh -c "notif-sim --evaluate never --episodes 50 > /dev/full"
     t_status "--evaluate to /dev/full exits 1" 1
 fi
+# a learned Q-network as the evaluated policy (-m)
+notif-sim --episodes 400 --seed 3 -o "$T/log.tsv"
+cql-ddqn-train -o "$T/q.model" --weights r_visit=1,r_send=-0.05,r_disable=-5 --steps 300 --quiet "$T/log.tsv"
+t_run notif-sim --episodes 300 -m "$T/q.model"
+t_status "evaluating a model policy" 0
+t_out_has "model policy value rows" "weighted"
+greedy=$(printf '%s\n' "$OUT" | awk -F'\t' '$1 == "weighted" { print $2 }')
+t_run notif-sim --episodes 300 -m "$T/q.model" --epsilon 1
+uniform=$(printf '%s\n' "$OUT" | awk -F'\t' '$1 == "weighted" { print $2 }')
+t_ok "epsilon 1 changes the policy's value ($greedy vs $uniform)" test "$greedy" != "$uniform"
+t_run notif-sim --episodes 300 -m "$T/q.model" --temperature 0.5
+t_status "softmax policy" 0
+t_run notif-sim -m "$T/q.model" --evaluate never
+t_status "-m with --evaluate is a usage error" 2
+t_run notif-sim -m "$T/q.model" --epsilon 0.1 --temperature 1
+t_status "--epsilon with --temperature is a usage error" 2
+t_run notif-sim --temperature 1 --evaluate never
+t_status "--temperature without a model is a usage error" 2
+t_run notif-sim -m "$ROOT/data-samples/maml.model"
+t_status "a model of another kind exits 1" 1
+t_err_has "another kind named" "recstage.maml"
 t_done
