@@ -149,6 +149,21 @@ static int hset_insert(uint64_t *slots, size_t cap, uint64_t h)
     }
 }
 
+int hset64_has(const hset64 *s, uint64_t h)
+{
+    if (h == 0)
+        h = 1;
+    if (!s->cap)
+        return 0;
+    size_t mask = s->cap - 1;
+    for (size_t i = mix64(h) & mask;; i = (i + 1) & mask) {
+        if (s->slots[i] == h)
+            return 1;
+        if (s->slots[i] == 0)
+            return 0;
+    }
+}
+
 int hset64_add(hset64 *s, uint64_t h)
 {
     if (h == 0)

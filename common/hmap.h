@@ -34,5 +34,7 @@ void hset64_init(hset64 *s);
 void hset64_free(hset64 *s);
 /* Insert h; returns 1 if it was new, 0 if present already. */
 int hset64_add(hset64 *s, uint64_t h);
+/* 1 if h is present. */
+int hset64_has(const hset64 *s, uint64_t h);
 
 #endif

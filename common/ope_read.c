@@ -81,13 +81,7 @@ typedef struct run_state {
  * -m MODEL and policy-act's printed columns give the same estimates. */
 static double as_printed(float v)
 {
-    char buf[40];
-    int n = rec_format_f32(buf, sizeof buf, v);
-    double d = v;
-    errctx e;
-    if (rec_parse_f64(buf, (size_t)n, &d, &e) < 0)
-        d = v;
-    return d;
+    return rec_f32_text_value(v);
 }
 
 /* The model's Q and policy for the rows of the episode at start. */

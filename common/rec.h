@@ -137,20 +137,27 @@ rec_type rec_caps_type(unsigned caps);
 /* Shortest text that reads back to the same value ("%.Ng" with the least N
  * that round-trips).  Returns the length written (buf of >= 32 bytes). */
 int rec_format_f32(char *buf, size_t n, float v);
+/* The double that rec_format_f32's text of v reads back as (0.9f gives
+ * 0.9, not 0.899999976), computed without the text when it can be. */
+double rec_f32_text_value(float v);
 int rec_format_f64(char *buf, size_t n, double v);
 
 /* ---- grouped streams ---- */
 
 /* Tracks the key column of a grouped stream: rows of one key must be
- * contiguous.  Keeps a 64-bit hash of every key seen (16-32 bytes a key,
- * in a table kept at most half full),
- * so a key that reappears after another is detected exactly (up to a
- * 2^-64 hash collision). */
+ * contiguous.  Remembers every key seen, so a key that reappears after
+ * another is detected exactly (up to a 2^-64 hash collision): a run of
+ * consecutive integer keys (canonical text, "0", "1", "2", ... as
+ * simulators write them) as its two ends, in constant memory however
+ * long; every other key as a 64-bit hash of its text (16-32 bytes a key,
+ * in a table kept at most half full). */
 typedef struct rec_group {
     int col;
     char *key;
     size_t key_len, key_cap;
     hset64 seen;
+    int64_t run_lo, run_hi; /* the current run of consecutive integer keys */
+    int have_run;
     uint64_t groups;
     int started;
 } rec_group;

@@ -401,11 +401,14 @@ static int layout_g(char *buf, size_t n, int neg, uint64_t m, int p, int x)
  * Clinger path, and lay them out like printf.  Anything unusual (zero,
  * subnormals, exponents beyond the exact powers of ten, a digit string
  * within rounding error of a tie) takes the printf path. */
-int rec_format_f32(char *buf, size_t n, float v)
+/* The fast path: 1 with the digits m (p of them), the decimal exponent xx
+ * and the double the text reads as (for |v|) in *back; 0 for the printf
+ * path. */
+static int f32_fast(float v, uint64_t *mo, int *po, int *xo, double *back)
 {
     double a = fabs((double)v);
     if (!(a >= FLT_MIN && a <= FLT_MAX))
-        return format_f32_printf(buf, n, v);
+        return 0;
     int x = (int)floor(log10(a));
     /* log10 may be off by one next to powers of ten */
     if (x + 1 <= 22 && x + 1 >= -22 && a >= (x + 1 >= 0 ? pow10_tab[x + 1] : 1 / pow10_tab[-(x + 1)]))
@@ -413,11 +416,11 @@ int rec_format_f32(char *buf, size_t n, float v)
     for (int p = 6; p <= 9; p++) {
         int k = p - 1 - x; /* scale by 10^k */
         if (k > 22 || k < -22 || x - p + 1 > 22 || x - p + 1 < -22)
-            return format_f32_printf(buf, n, v);
+            return 0;
         double scaled = k >= 0 ? a * pow10_tab[k] : a / pow10_tab[-k];
         double fl = floor(scaled), frac = scaled - fl;
         if (fabs(frac - 0.5) < 1e-6)
-            return format_f32_printf(buf, n, v);
+            return 0;
         uint64_t m = (uint64_t)fl + (frac > 0.5);
         int xx = x;
         uint64_t top = (uint64_t)pow10_tab[p];
@@ -426,19 +429,50 @@ int rec_format_f32(char *buf, size_t n, float v)
             xx++;
         }
         if (m < top / 10)
-            return format_f32_printf(buf, n, v);
+            return 0;
         int e10 = xx - p + 1;
-        double back = e10 >= 0 ? (double)m * pow10_tab[e10] : (double)m / pow10_tab[-e10];
-        /* back is the correctly rounded double of the decimal; (float)back
-         * rounds twice, which is safe unless back sits on a float tie */
+        double b = e10 >= 0 ? (double)m * pow10_tab[e10] : (double)m / pow10_tab[-e10];
+        /* b is the correctly rounded double of the decimal; (float)b
+         * rounds twice, which is safe unless b sits on a float tie */
         uint64_t bits;
-        memcpy(&bits, &back, sizeof bits);
+        memcpy(&bits, &b, sizeof bits);
         if ((bits & 0x1fffffffULL) == 0x10000000ULL)
-            return format_f32_printf(buf, n, v);
-        if ((float)back == (float)a || p == 9)
-            return layout_g(buf, n, v < 0, m, p, xx);
+            return 0;
+        if ((float)b == (float)a || p == 9) {
+            *mo = m;
+            *po = p;
+            *xo = xx;
+            *back = b;
+            return 1;
+        }
     }
-    return format_f32_printf(buf, n, v);
+    return 0;
+}
+
+int rec_format_f32(char *buf, size_t n, float v)
+{
+    if (v == 0 && n >= 3) /* printf's "%g" of a zero */
+        return snprintf(buf, n, "%s", signbit(v) ? "-0" : "0");
+    uint64_t m;
+    int p, xx;
+    double back;
+    if (!f32_fast(v, &m, &p, &xx, &back))
+        return format_f32_printf(buf, n, v);
+    return layout_g(buf, n, v < 0, m, p, xx);
+}
+
+double rec_f32_text_value(float v)
+{
+    if (v == 0 || (v == (float)(int32_t)v && fabsf(v) < 16777216.0f))
+        return v; /* zeros and integers print and read back as themselves */
+    uint64_t m;
+    int p, xx;
+    double back;
+    if (f32_fast(v, &m, &p, &xx, &back))
+        return v < 0 ? -back : back;
+    char buf[40];
+    format_f32_printf(buf, sizeof buf, v);
+    return strtod(buf, NULL);
 }
 
 int rec_format_f64(char *buf, size_t n, double v)

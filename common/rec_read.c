@@ -34,6 +34,9 @@ typedef struct colbuf { /* a decoded binary column of the current block */
     rec_type type;
     const unsigned char *data;   /* values, or string bytes */
     const unsigned char *offs;   /* str: nrows u32 end offsets */
+    uint32_t last_bits;          /* f32: the last value rec_f64 converted */
+    double last_d;               /*      and what it read as */
+    int has_last;
 } colbuf;
 
 struct rec_reader {
@@ -1084,12 +1087,19 @@ int rec_f64(rec_reader *r, int col, double *out, errctx *e)
             /* the double its text form reads as (0.9, not 0.899999976), so
              * that a file and its binary copy give the same numbers */
             float f;
+            uint32_t bits;
             memcpy(&f, cb->data + 4ull * i, 4);
+            memcpy(&bits, &f, 4);
+            if (cb->has_last && bits == cb->last_bits) { /* repeated values are common */
+                *out = cb->last_d;
+                return 0;
+            }
             if (!isfinite(f))
                 return rec_error(r, col, e, "value is not finite: NaN and Inf are not accepted");
-            char buf[40];
-            rec_format_f32(buf, sizeof buf, f);
-            *out = strtod(buf, NULL);
+            *out = rec_f32_text_value(f);
+            cb->last_bits = bits;
+            cb->last_d = *out;
+            cb->has_last = 1;
             return 0;
         }
         if (cb->type == REC_I64) {
@@ -1174,13 +1184,54 @@ void rec_group_free(rec_group *g)
     hset64_free(&g->seen);
 }
 
+static uint64_t group_hash(const char *k, size_t len)
+{
+    return hash64(k, len, 0x67726f7570);
+}
+
+static uint64_t group_hash_int(int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return group_hash(buf, (size_t)n);
+}
+
+/* Whether key k (integer value v if is_int) was seen in an earlier group;
+ * if not, remember it. */
+static int group_seen(rec_group *g, const char *k, size_t len, int is_int, int64_t v)
+{
+    if (!is_int)
+        return !hset64_add(&g->seen, group_hash(k, len));
+    if (g->have_run && v >= g->run_lo && v <= g->run_hi)
+        return 1;
+    if (hset64_has(&g->seen, group_hash(k, len)))
+        return 1;
+    if (g->have_run && g->run_hi < INT64_MAX && v == g->run_hi + 1) {
+        g->run_hi = v;
+        return 0;
+    }
+    if (g->have_run) /* the run ends: its keys go to the table */
+        for (int64_t x = g->run_lo;; x++) {
+            hset64_add(&g->seen, group_hash_int(x));
+            if (x == g->run_hi)
+                break;
+        }
+    g->run_lo = g->run_hi = v;
+    g->have_run = 1;
+    return 0;
+}
+
 int rec_group_step(rec_group *g, rec_reader *r, errctx *e)
 {
     size_t len;
     const char *k = rec_str(r, g->col, &len);
     if (g->started && len == g->key_len && memcmp(k, g->key, len) == 0)
         return 0;
-    if (!hset64_add(&g->seen, hash64(k, len, 0x67726f7570))) {
+    int64_t v = 0;
+    float f;
+    double d;
+    int is_int = (rec_classify(k, len, &v, &f, &d) & REC_CAN_I64) != 0;
+    if (group_seen(g, k, len, is_int, v)) {
         if (r->format == REC_TEXT && r->delim == ',')
             return rec_error(r, g->col, e,
                              "key '%.*s' appears again after other keys; rows of one key must be "

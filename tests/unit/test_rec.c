@@ -177,6 +177,7 @@ static void test_format_and_classify(void)
      * that reads back gives, on random bits, random magnitudes and
      * feature-like decimals */
     int differ = 0;
+    int tdiffer = 0;
     for (int k = 0; k < 600000; k++) {
         float f;
         if (k % 3 == 0) {
@@ -197,8 +198,20 @@ static void test_format_and_classify(void)
                 break;
         }
         differ += strcmp(fast, slow) != 0;
+        /* the value the text reads as, computed without the text */
+        double tv = rec_f32_text_value(f), want = strtod(slow, NULL);
+        tdiffer += memcmp(&tv, &want, sizeof tv) != 0;
     }
     check(differ == 0, "fast float printing equals the printf loop on 600000 values (%d differ)", differ);
+    check(tdiffer == 0, "rec_f32_text_value equals strtod of the printed float on 600000 values (%d differ)", tdiffer);
+    static const float special[] = {0.0f, -0.0f, 1.0f, -3.0f, 16777216.0f, 16777218.0f, 1e-45f, -1e-40f, 3.4028235e38f,
+                                    0.95f, 0.05f, 1e-30f};
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+        char sb[64];
+        rec_format_f32(sb, sizeof sb, special[k]);
+        double tv = rec_f32_text_value(special[k]), want = strtod(sb, NULL);
+        check(memcmp(&tv, &want, sizeof tv) == 0, "text value of %s", sb);
+    }
     bad = 0;
     for (int k = 0; k < 100000; k++) {
         uint64_t bits = rng_u64(&r);
@@ -655,6 +668,71 @@ static void test_groups(void)
     rec_close(r);
 }
 
+/* Keys given as text, one row each: the line of the first reappearing key
+ * (0: none), and the hashes the table holds at the end in *stored. */
+static int group_keys(const char *const *keys, int n, size_t *stored)
+{
+    errctx e;
+    FILE *f = fopen(tpath("gk.tsv"), "w");
+    fputs("k\n", f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\n", keys[i]);
+    fclose(f);
+    rec_reader *r = rec_open(tpath("gk.tsv"), &e);
+    rec_group g;
+    rec_group_init(&g, 0);
+    int bad = 0;
+    while (rec_next(r, &e) == 1)
+        if (rec_group_step(&g, r, &e) < 0) {
+            bad = (int)rec_line(r);
+            break;
+        }
+    *stored = g.seen.size;
+    rec_group_free(&g);
+    rec_close(r);
+    return bad;
+}
+
+static void test_group_runs(void)
+{
+    size_t stored = 0;
+    int line;
+    static const char *const a[] = {"0", "1", "2", "3"};
+    line = group_keys(a, 4, &stored);
+    check(line == 0 && stored == 0, "a run of integers is kept as its ends (%zu)", stored);
+    static const char *const b[] = {"0", "1", "2", "1"};
+    check(group_keys(b, 4, &stored) == 5, "a key inside the current run reappears");
+    static const char *const c[] = {"5", "6", "9", "10", "6"};
+    check(group_keys(c, 5, &stored) == 6, "a key of an ended run reappears");
+    static const char *const d[] = {"0", "1", "2", "0", "1"};
+    check(group_keys(d, 5, &stored) == 5, "a second file's 0 after 0..2");
+    static const char *const h[] = {"7", "007", "+7", "8", "x", "7"};
+    check(group_keys(h, 6, &stored) == 7, "'007' and '+7' are other keys than 7, which reappears");
+    static const char *const m[] = {"3", "x", "4", "y", "x"};
+    check(group_keys(m, 5, &stored) == 6, "text keys between runs");
+    static const char *const u[] = {"3", "2", "1", "0", "4"};
+    line = group_keys(u, 5, &stored);
+    check(line == 0 && stored == 4, "descending keys: each run ends in the table (%zu stored)", stored);
+    static const char *const v[] = {"9223372036854775807", "-9223372036854775808", "9223372036854775807"};
+    check(group_keys(v, 3, &stored) == 4, "the ends of int64");
+    /* a million consecutive episodes cost no memory */
+    FILE *f = fopen(tpath("gk.tsv"), "w");
+    fputs("k\n", f);
+    for (int i = 0; i < 1000000; i++)
+        fprintf(f, "%d\n%d\n", i, i);
+    fclose(f);
+    errctx e;
+    rec_reader *r = rec_open(tpath("gk.tsv"), &e);
+    rec_group g;
+    rec_group_init(&g, 0);
+    int rc, err = 0;
+    while ((rc = rec_next(r, &e)) == 1)
+        err |= rec_group_step(&g, r, &e) < 0;
+    check(!err && g.groups == 1000000 && g.seen.cap == 0, "1e6 consecutive keys: no table (cap %zu)", g.seen.cap);
+    rec_group_free(&g);
+    rec_close(r);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -671,6 +749,7 @@ int main(int argc, char **argv)
     test_binary_round_trip();
     test_writer();
     test_groups();
+    test_group_runs();
     if (getenv("KEEP")) return check_done("test_rec");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
