@@ -78,6 +78,9 @@ rerank_reader *rerank_reader_open(const char *path, const rerank_cols *cols, con
                                   const char *const *score, int S, const char *const *labels, int O,
                                   int need_slot, errctx *e);
 void rerank_reader_close(rerank_reader *rr);
+/* Also read the logged propensity of every shown candidate (column name;
+ * a value in (0, 1]) into q->prop.  -1 if the column is missing. */
+int rerank_reader_propensity(rerank_reader *rr, const char *name, errctx *e);
 int rerank_reader_nfeat(const rerank_reader *rr);
 int rerank_reader_nscore(const rerank_reader *rr);
 const char *rerank_reader_colname(const rerank_reader *rr, int which, int j); /* which: 0 feat, 1 score */

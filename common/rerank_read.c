@@ -14,7 +14,7 @@
 struct rerank_reader {
     rec_reader *r;
     rec_group g;
-    int req, item, cat, age, slot;
+    int req, item, cat, age, slot, prop;
     int F, S, O;
     int *fidx, *sidx, *lidx;
     int need_slot;
@@ -63,6 +63,12 @@ uint64_t rerank_reader_rows(const rerank_reader *rr)
     return rr->rows;
 }
 
+int rerank_reader_propensity(rerank_reader *rr, const char *name, errctx *e)
+{
+    rr->prop = rec_col(rr->r, name, e);
+    return rr->prop < 0 ? -1 : 0;
+}
+
 void rerank_reader_close(rerank_reader *rr)
 {
     if (!rr)
@@ -108,6 +114,7 @@ rerank_reader *rerank_reader_open(const char *path, const rerank_cols *cols, con
         (rr->cat = rec_col(r, cols->category, e)) < 0 || (rr->age = rec_col(r, cols->age, e)) < 0)
         goto fail;
     rr->slot = -1;
+    rr->prop = -1;
     if (need_slot && (rr->slot = rec_col(r, cols->slot, e)) < 0)
         goto fail;
     rr->g.col = rr->req;
@@ -115,14 +122,14 @@ rerank_reader *rerank_reader_open(const char *path, const rerank_cols *cols, con
         rr->F = F;
         if (F && !(rr->fidx = cols_by_name(r, feat, F, e)))
             goto fail;
-    } else if ((rr->F = rec_select(r, cols->features, &rr->fidx, e)) < 0) {
+    } else if (*cols->features && (rr->F = rec_select(r, cols->features, &rr->fidx, e)) < 0) {
         goto fail;
     }
     if (score) {
         rr->S = S;
         if (S && !(rr->sidx = cols_by_name(r, score, S, e)))
             goto fail;
-    } else if ((rr->S = rec_select(r, cols->scores, &rr->sidx, e)) < 0) {
+    } else if (*cols->scores && (rr->S = rec_select(r, cols->scores, &rr->sidx, e)) < 0) {
         goto fail;
     }
     rr->O = labels ? O : 0;
@@ -208,6 +215,18 @@ static int add_row(rerank_reader *rr, slot_req *q, errctx *e)
             goto out;
         }
         rr->slot_line_seen[slot - 1] = i + 1;
+        if (rr->prop >= 0) {
+            double mu;
+            if (rec_f64(r, rr->prop, &mu, e) < 0)
+                goto out;
+            if (!(mu > 0 && mu <= 1)) {
+                const char *t;
+                int len = field_text(r, rr->prop, &t);
+                rec_error(r, rr->prop, e, "a propensity must be in (0, 1], not '%.*s'", len, t);
+                goto out;
+            }
+            q->prop[i] = mu;
+        }
         for (int o = 0; o < rr->O; o++) {
             double y;
             if (rec_f64(r, rr->lidx[o], &y, e) < 0)

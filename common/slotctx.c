@@ -32,6 +32,7 @@ void slot_req_free(slot_req *q)
     free(q->line);
     free(q->slot);
     free(q->label);
+    free(q->prop);
     free(q->list);
     free(q->text);
     free(q->cat_hash);
@@ -78,6 +79,7 @@ int slot_req_add(slot_req *q, const char *item, size_t item_len, const char *cat
         q->slot = xrealloc(q->slot, c * sizeof *q->slot);
         q->label = xrealloc(q->label, c * (size_t)(q->O ? q->O : 1) * sizeof *q->label);
         q->list = xrealloc(q->list, c * sizeof *q->list);
+        q->prop = xrealloc(q->prop, c * sizeof *q->prop);
         q->cat_hash = xrealloc(q->cat_hash, c * sizeof *q->cat_hash);
         q->cap = cap;
     }
@@ -101,6 +103,7 @@ int slot_req_add(slot_req *q, const char *item, size_t item_len, const char *cat
         q->unit[(size_t)i * q->F + j] = nrm > 0 ? (float)(feat[j] / nrm) : 0.0f;
     q->line[i] = line;
     q->slot[i] = 0;
+    q->prop[i] = 0;
     return i;
 }
 

@@ -51,6 +51,7 @@ typedef struct slot_req {
     /* logged lists (fitting and evaluation) */
     int *slot;           /* (n) 0: not shown, else 1 .. */
     float *label;        /* (n, O) */
+    double *prop;        /* (n) logged propensity of a shown candidate (when read) */
     int k;               /* shown items */
     int *list;           /* (k) candidates in slot order */
     /* text storage for item ids and categories */
