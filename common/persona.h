@@ -232,6 +232,7 @@ typedef struct persona_train_cfg {
     uint64_t seed;
     const double *bucket_edges; /* support-size buckets for the evaluation */
     int nbuckets;
+    const struct ckpt_cfg *ckpt; /* checkpoints and resuming (ckpt.h); NULL: none */
 } persona_train_cfg;
 
 typedef struct persona_eval_row {
@@ -253,8 +254,14 @@ int persona_evaluate(const persona_model *pm, const persona_data *valid, pool *p
 /* Train on train (and, for the baselines, the support rows of valid, so
  * that their member tables know the held-out members), evaluating on
  * valid after each epoch (progress and figures on stderr). */
+/* With tc->ckpt: resume from its checkpoint (parameters, Adam's state,
+ * the epoch and the position in it; the epoch's shuffle is replayed from
+ * the seed) and write checkpoints (ckpt.h), returning CKPT_STOPPED after
+ * writing one on a stop request. */
 int persona_train(persona_model *pm, const persona_data *train, const persona_data *valid,
                   const persona_train_cfg *tc, persona_eval *final, errctx *e);
+/* A fingerprint of the data, for a checkpoint's config. */
+uint64_t persona_data_hash(const persona_data *d);
 
 
 /* ---- serving: export and scoring (persona_serve.c) ---- */

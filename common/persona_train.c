@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "nn_loss.h"
 #include "rng.h"
+#include "ckpt.h"
 #include "banned.h"
 
 static int is_maml(const persona_model *pm)
@@ -194,6 +195,63 @@ static double task_shard(void *ctx, int shard, float *grad, pool_worker *w)
                           grad + N->global.offset, &w->arena);
 }
 
+/* ---- checkpoints ---- */
+
+uint64_t persona_data_hash(const persona_data *d)
+{
+    uint64_t h = ckpt_hash(&d->nrows, sizeof d->nrows, 2);
+    h = ckpt_hash(d->m, d->nrows * (size_t)d->m_dim * sizeof *d->m, h);
+    h = ckpt_hash(d->x, d->nrows * (size_t)d->x_dim * sizeof *d->x, h);
+    h = ckpt_hash(d->y, d->nrows * sizeof *d->y, h);
+    h = ckpt_hash(d->count, (size_t)d->nmembers * sizeof *d->count, h);
+    return ckpt_hash(d->n_support, (size_t)d->nmembers * sizeof *d->n_support, h);
+}
+
+static int write_checkpoint(const ckpt_cfg *ck, const nn_params *P, const nn_optim *o, int epoch, size_t pos,
+                            errctx *e)
+{
+    model *m = ckpt_new(ck, epoch, (long long)pos);
+    int rc = -1;
+    if (nn_params_save(P, m, e) == 0 && nn_optim_save(o, P, m, e) == 0)
+        rc = ckpt_write(ck, m, e);
+    model_free(m);
+    return rc;
+}
+
+/* Restore parameters and optimizer state; the epoch and position. */
+static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, int *epoch, size_t *pos, errctx *e)
+{
+    long long ep, ps;
+    if (ckpt_position(ck, &ep, &ps, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
+        nn_optim_load(o, P, ck->resume, e) < 0)
+        return -1;
+    if (ep < 1 || ps < 0)
+        return err_set(e, "metadata 'checkpoint.epoch' or 'checkpoint.pos' out of range");
+    *epoch = (int)ep;
+    *pos = (size_t)ps;
+    return 0;
+}
+
+/* After an optimizer step that ends at (epoch, pos): a checkpoint when one
+ * is due; CKPT_STOPPED on a stop request, 0 to go on, -1 on error. */
+static int maybe_checkpoint(const persona_train_cfg *tc, const nn_params *P, const nn_optim *o, int epoch,
+                            size_t pos, int last, errctx *e)
+{
+    const ckpt_cfg *ck = tc->ckpt;
+    if (!ck || !ck->path || last)
+        return 0;
+    int stop = ckpt_stop_signal();
+    if (!stop && !(ck->every > 0 && o->step % ck->every == 0))
+        return 0;
+    if (write_checkpoint(ck, P, o, epoch, pos, e) < 0)
+        return -1;
+    if (!stop)
+        return 0;
+    cli_info("stopped by signal %d at epoch %d, step %lld: checkpoint written to %s (continue with --resume %s)", stop,
+             epoch, o->step, ck->path, ck->path);
+    return CKPT_STOPPED;
+}
+
 static void report_epoch(int epoch, int epochs, double loss, const persona_eval *ev, double secs)
 {
     const persona_eval_row *all = ev->nrows ? &ev->row[ev->nrows - 1] : NULL;
@@ -242,7 +300,19 @@ static int train_tasks(persona_model *pm, const persona_data *train, const perso
     }
     double flops = 0, t_train = 0;
     long long tasks_done = 0;
-    for (int epoch = 1; epoch <= tc->epochs; epoch++) {
+    int first_epoch = 1;
+    size_t first_pos = 0;
+    if (tc->ckpt && tc->ckpt->resume) {
+        if (read_checkpoint(tc->ckpt, &pm->P, &o, &first_epoch, &first_pos, e) < 0)
+            goto out;
+        for (int ep = 1; ep < first_epoch; ep++) { /* the order is the product of every shuffle */
+            rng r;
+            rng_init(&r, tc->seed, 1000 + (uint64_t)ep);
+            rng_shuffle(&r, order, (size_t)ntasks, sizeof *order);
+        }
+        cli_info("resuming at epoch %d, member %zu of %d", first_epoch, first_pos, ntasks);
+    }
+    for (int epoch = first_epoch; epoch <= tc->epochs; epoch++) {
         double t0 = cli_now();
         rng r;
         rng_init(&r, tc->seed, 1000 + (uint64_t)epoch);
@@ -250,7 +320,7 @@ static int train_tasks(persona_model *pm, const persona_data *train, const perso
         double loss_sum = 0;
         cli_progress prog;
         cli_progress_start(&prog, "members", ntasks);
-        for (int start = 0; start < ntasks; start += tc->meta_batch) {
+        for (int start = epoch == first_epoch ? (int)first_pos : 0; start < ntasks; start += tc->meta_batch) {
             int nb = ntasks - start < tc->meta_batch ? ntasks - start : tc->meta_batch;
             c.members = order + start;
             double loss = 0;
@@ -276,6 +346,13 @@ static int train_tasks(persona_model *pm, const persona_data *train, const perso
                 nn_clip_grad_norm(&pm->P, tc->clip);
             nn_optim_step(&o, &pm->P);
             cli_progress_update(&prog, start + nb);
+            int ck = maybe_checkpoint(tc, &pm->P, &o, epoch, (size_t)(start + nb),
+                                      epoch == tc->epochs && start + nb >= ntasks, e);
+            if (ck != 0) {
+                cli_progress_end(&prog);
+                rc = ck;
+                goto out;
+            }
         }
         cli_progress_end(&prog);
         t_train += cli_now() - t0;
@@ -356,7 +433,19 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
     if (!p)
         goto out;
     float *wdeep = pm->P.w + pm->deep.offset, *gdeep = pm->P.g + pm->deep.offset;
-    for (int epoch = 1; epoch <= tc->epochs; epoch++) {
+    int first_epoch = 1;
+    size_t first_pos = 0;
+    if (tc->ckpt && tc->ckpt->resume) {
+        if (read_checkpoint(tc->ckpt, &pm->P, &o, &first_epoch, &first_pos, e) < 0)
+            goto out;
+        for (int ep = 1; ep < first_epoch; ep++) {
+            rng r;
+            rng_init(&r, tc->seed, 2000 + (uint64_t)ep);
+            rng_shuffle(&r, refs, nref, sizeof *refs);
+        }
+        cli_info("resuming at epoch %d, row %zu of %zu", first_epoch, first_pos, nref);
+    }
+    for (int epoch = first_epoch; epoch <= tc->epochs; epoch++) {
         double t0 = cli_now();
         rng r;
         rng_init(&r, tc->seed, 2000 + (uint64_t)epoch);
@@ -364,7 +453,7 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
         double loss_sum = 0;
         cli_progress prog;
         cli_progress_start(&prog, "rows", (double)nref);
-        for (size_t start = 0; start < nref; start += (size_t)B) {
+        for (size_t start = epoch == first_epoch ? first_pos : 0; start < nref; start += (size_t)B) {
             int n = nref - start < (size_t)B ? (int)(nref - start) : B;
             for (int i = 0; i < n; i++) {
                 const rowref *rr = &refs[start + (size_t)i];
@@ -432,6 +521,13 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
             }
             if ((start / (size_t)B) % 64 == 0)
                 cli_progress_update(&prog, (double)(start + (size_t)n));
+            int ck = maybe_checkpoint(tc, &pm->P, &o, epoch, start + (size_t)n,
+                                      epoch == tc->epochs && start + (size_t)n >= nref, e);
+            if (ck != 0) {
+                cli_progress_end(&prog);
+                rc = ck;
+                goto out;
+            }
         }
         cli_progress_end(&prog);
         persona_eval ev;

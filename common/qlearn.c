@@ -26,6 +26,7 @@
 #include "pool.h"
 #include "rec.h"
 #include "rng.h"
+#include "ckpt.h"
 #include "banned.h"
 
 /* ---- reward weights ---- */
@@ -178,6 +179,57 @@ static int field_text(rec_reader *r, int col, const char **s)
     size_t len;
     *s = rec_str(r, col, &len);
     return (int)(len > 40 ? 40 : len);
+}
+
+uint64_t qlearn_data_hash(const qlearn_data *d)
+{
+    uint64_t h = ckpt_hash(&d->n, sizeof d->n, 1);
+    h = ckpt_hash(d->s, d->n * (size_t)d->s_dim * sizeof *d->s, h);
+    h = ckpt_hash(d->a, d->n * sizeof *d->a, h);
+    h = ckpt_hash(d->r, d->n * sizeof *d->r, h);
+    h = ckpt_hash(d->dt, d->n * sizeof *d->dt, h);
+    return ckpt_hash(d->done, d->n * sizeof *d->done, h);
+}
+
+/* The checkpoint of qlearn_train after `step` steps. */
+static int write_checkpoint(const ckpt_cfg *ck, const nn_params *P, const nn_optim *o, const float *wt, long long step,
+                            errctx *e)
+{
+    model *m = ckpt_new(ck, 0, step);
+    int rc = -1;
+    if (nn_params_save(P, m, e) < 0 || nn_optim_save(o, P, m, e) < 0)
+        goto out;
+    for (int i = 0; i < P->ntensors; i++) {
+        char name[NN_NAME_MAX + 8];
+        snprintf(name, sizeof name, "target.%s", P->t[i].name);
+        if (!model_add(m, name, P->t[i].ndim, P->t[i].shape, wt + P->t[i].offset)) {
+            err_set(e, "tensor '%s': cannot add to the checkpoint", name);
+            goto out;
+        }
+    }
+    rc = ckpt_write(ck, m, e);
+out:
+    model_free(m);
+    return rc;
+}
+
+/* Restore a checkpoint into P, o and wt; *first = the next step. */
+static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, float *wt, long long *first, errctx *e)
+{
+    long long epoch, pos;
+    if (ckpt_position(ck, &epoch, &pos, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
+        nn_optim_load(o, P, ck->resume, e) < 0)
+        return -1;
+    for (int i = 0; i < P->ntensors; i++) {
+        char name[NN_NAME_MAX + 8];
+        snprintf(name, sizeof name, "target.%s", P->t[i].name);
+        model_tensor *t = model_need(ck->resume, name, P->t[i].count, e);
+        if (!t)
+            return -1;
+        memcpy(wt + P->t[i].offset, t->data, P->t[i].count * sizeof(float));
+    }
+    *first = pos + 1;
+    return 0;
 }
 
 int qlearn_data_load(qlearn_data *d, const char *path, const qlearn_colspec *spec,
@@ -614,8 +666,17 @@ int qlearn_train(qlearn_model *qm, const qlearn_data *d, const qlearn_train_cfg 
     /* one progress bar per log period, ended before its report line */
     long long period_start = 0;
     cli_progress prog;
+    memset(&prog, 0, sizeof prog);
+    long long first = 1;
+    const ckpt_cfg *ck = tc->ckpt;
+    if (ck && ck->resume) {
+        if (read_checkpoint(ck, P, &o, wt, &first, e) < 0)
+            goto out;
+        cli_info("resuming at step %lld of %lld", first, tc->steps);
+        period_start = (first - 1) / log_every * log_every;
+    }
     cli_progress_start(&prog, "steps", (double)(log_every < tc->steps ? log_every : tc->steps));
-    for (long long step = 1; step <= tc->steps; step++) {
+    for (long long step = first; step <= tc->steps; step++) {
         rng r;
         rng_init(&r, tc->seed, QLEARN_STREAM_BATCH + (uint64_t)step);
         for (int i = 0; i < B; i++)
@@ -647,6 +708,19 @@ int qlearn_train(qlearn_model *qm, const qlearn_data *d, const qlearn_train_cfg 
                 wt[k] = (float)(tau * P->w[k] + (1 - tau) * wt[k]);
         } else if (step % tc->target_every == 0) {
             memcpy(wt, P->w, P->n * sizeof(float));
+        }
+        if (ck && ck->path && step < tc->steps &&
+            (ckpt_stop_signal() || (ck->every > 0 && step % ck->every == 0))) {
+            if (write_checkpoint(ck, P, &o, wt, step, e) < 0)
+                goto out;
+            if (ckpt_stop_signal()) {
+                cli_progress_end(&prog);
+                cli_info("stopped by signal %d after step %lld of %lld: checkpoint written to %s (continue with "
+                         "--resume %s)",
+                         ckpt_stop_signal(), step, tc->steps, ck->path, ck->path);
+                rc = CKPT_STOPPED;
+                goto out;
+            }
         }
         cli_progress_update(&prog, (double)(step - period_start));
         if (step % log_every == 0 || step == tc->steps) {

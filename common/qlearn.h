@@ -127,6 +127,8 @@ typedef struct qlearn_data {
 int qlearn_data_load(qlearn_data *d, const char *path, const qlearn_colspec *spec,
                      const qlearn_weights *weights, int n_actions, errctx *e);
 void qlearn_data_free(qlearn_data *d);
+/* A fingerprint of the data, for a checkpoint's config (ckpt.h). */
+uint64_t qlearn_data_hash(const qlearn_data *d);
 
 /* ---- the model ---- */
 
@@ -201,6 +203,7 @@ typedef struct qlearn_train_cfg {
     uint64_t seed;
     int threads;
     long long log_every;  /* progress line period, 0: steps / 10 */
+    const struct ckpt_cfg *ckpt; /* checkpoints and resuming (ckpt.h); NULL: none */
 } qlearn_train_cfg;
 
 /* What training reports at the end (means over the last log period). */
@@ -213,7 +216,10 @@ typedef struct qlearn_train_result {
 /* Fit the standardisation on d, then train qm's (initialised) weights.
  * Progress on stderr (cli_info).  Fails, leaving qm unusable, when the
  * loss, the gradient or a weight becomes NaN or infinite ("training
- * diverged ... at step k"). */
+ * diverged ... at step k").  With tc->ckpt: resumes from its checkpoint
+ * (the online and target weights, Adam's state, the step) and writes
+ * checkpoints (ckpt.h; the target network as tensors target.*), returning
+ * CKPT_STOPPED after writing one on a stop request. */
 int qlearn_train(qlearn_model *qm, const qlearn_data *d, const qlearn_train_cfg *tc,
                  qlearn_train_result *res, errctx *e);
 

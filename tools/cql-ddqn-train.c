@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt.h"
 #include "cli.h"
 #include "model.h"
 #include "qlearn.h"
@@ -49,6 +50,10 @@ static const char usage_text[] =
     "Output:\n"
     "  -o, --output MODEL       the model file (required; written atomically)\n"
     "      --log-every N        a progress line every N steps [steps/10]\n"
+    "      --checkpoint FILE    on SIGINT or SIGTERM, write the training state to\n"
+    "                           FILE (atomically) and exit 128+signal\n"
+    "      --checkpoint-every N also write it every N steps\n"
+    "      --resume FILE        continue from a checkpoint (same options and data)\n"
     "      --progress           progress on stderr even when it is not a terminal\n"
     "      --quiet              print nothing but errors\n"
     "      --help               display this help and exit\n"
@@ -72,12 +77,15 @@ int main(int argc, char **argv)
     };
     qlearn_colspec cols;
     qlearn_colspec_defaults(&cols);
-    const char *output = NULL, *hidden = "64,64", *weights_spec = NULL;
+    const char *output = NULL, *hidden = "64,64", *weights_spec = NULL, *resume_path = NULL;
+    ckpt_cfg ck;
+    memset(&ck, 0, sizeof ck);
+    ck.of = "cql-ddqn-train";
     nn_act act = NN_RELU;
     int actions = 2, threads = cli_default_threads(), have_every = 0, have_tau = 0;
     enum {
         OPT_HIDDEN = 256, OPT_ACT, OPT_LOSS, OPT_BATCH, OPT_LR, OPT_CLIP, OPT_EVERY, OPT_TAU, OPT_EPISODE, OPT_TIME,
-        OPT_STATES, OPT_ACTION, OPT_PROP, OPT_REWARDS, OPT_DT, OPT_LOG, OPT_PROGRESS, OPT_QUIET, OPT_HELP,
+        OPT_STATES, OPT_ACTION, OPT_PROP, OPT_REWARDS, OPT_DT, OPT_LOG, OPT_CKPT, OPT_CKPT_EVERY, OPT_RESUME, OPT_PROGRESS, OPT_QUIET, OPT_HELP,
         OPT_VERSION
     };
     static const struct option longopts[] = {
@@ -105,6 +113,9 @@ int main(int argc, char **argv)
         {"dt-col", required_argument, NULL, OPT_DT},
         {"output", required_argument, NULL, 'o'},
         {"log-every", required_argument, NULL, OPT_LOG},
+        {"checkpoint", required_argument, NULL, OPT_CKPT},
+        {"checkpoint-every", required_argument, NULL, OPT_CKPT_EVERY},
+        {"resume", required_argument, NULL, OPT_RESUME},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
@@ -193,6 +204,15 @@ int main(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case OPT_CKPT:
+            ck.path = optarg;
+            break;
+        case OPT_CKPT_EVERY:
+            ck.every = cli_parse_long(optarg, "--checkpoint-every", 1, 1LL << 50);
+            break;
+        case OPT_RESUME:
+            resume_path = optarg;
+            break;
         case OPT_LOG:
             tc.log_every = cli_parse_long(optarg, "--log-every", 1, 1000000000);
             break;
@@ -215,6 +235,8 @@ int main(int argc, char **argv)
         cli_usage_error("no model file: -o MODEL is required");
     if (argc - optind > 1)
         cli_usage_error("one input file at most");
+    if (ck.every && !ck.path)
+        cli_usage_error("--checkpoint-every needs --checkpoint FILE");
     if (have_every && have_tau)
         cli_usage_error("--target-every and --tau are exclusive (hard copies or Polyak averaging)");
     int widths[NN_MAX_LAYERS];
@@ -236,9 +258,31 @@ int main(int argc, char **argv)
     if (qlearn_model_init(&qm, d.s_dim, (const char *const *)d.state_names, actions, hidden, act, &e) < 0)
         cli_die("%s", e.msg);
     qlearn_model_init_weights(&qm, tc.seed);
-    qlearn_train_result res;
-    if (qlearn_train(&qm, &d, &tc, &res, &e) < 0)
+    /* checkpoints: every option that shapes training, and the data */
+    snprintf(ck.config, sizeof ck.config,
+             "steps=%lld batch=%d lr=%.17g clip=%.17g gamma=%.17g alpha=%.17g loss=%s/%.17g target_every=%lld "
+             "tau=%.17g seed=%llu hidden=%s activation=%s actions=%d data=%016llx",
+             tc.steps, tc.batch, tc.lr, tc.clip, tc.lc.gamma, tc.lc.alpha, nn_loss_name(&tc.lc.loss), tc.lc.loss.delta,
+             tc.target_every, tc.tau, (unsigned long long)tc.seed, hidden, nn_act_name(act), actions,
+             (unsigned long long)qlearn_data_hash(&d));
+    model *resume = NULL;
+    if (resume_path && !(resume = ckpt_read(resume_path, &e)))
         cli_die("%s", e.msg);
+    ck.resume = resume;
+    if (ck.path || resume)
+        tc.ckpt = &ck;
+    if (ck.path)
+        ckpt_catch_signals();
+    qlearn_train_result res;
+    int trc = qlearn_train(&qm, &d, &tc, &res, &e);
+    if (trc == CKPT_STOPPED)
+        return 128 + ckpt_stop_signal();
+    if (trc < 0) {
+        if (resume)
+            cli_die("%s: %s", resume_path, e.msg);
+        cli_die("%s", e.msg);
+    }
+    model_free(resume);
     cli_info("trained in %.1f s", res.seconds);
 
     model *m = qlearn_model_to_file(&qm, &d, &tc, &e);

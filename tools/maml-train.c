@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt.h"
 #include "cli.h"
 #include "metrics.h"
 #include "model.h"
@@ -54,6 +55,10 @@ static const char usage_text[] =
     "      --buckets LIST       support-size bucket edges of the report [1,6,21,101]\n"
     "Output:\n"
     "  -o, --output MODEL       the model file (required; written atomically)\n"
+    "      --checkpoint FILE    on SIGINT or SIGTERM, write the training state to\n"
+    "                           FILE (atomically) and exit 128+signal\n"
+    "      --checkpoint-every N also write it every N optimizer steps\n"
+    "      --resume FILE        continue from a checkpoint (same options and data)\n"
     "      --progress           progress on stderr even when it is not a terminal\n"
     "      --quiet              print nothing but errors and the final table\n"
     "      --help               display this help and exit\n"
@@ -75,6 +80,10 @@ int main(int argc, char **argv)
         .id_buckets = 65536,
         .id_dim = 8,
     };
+    ckpt_cfg ck;
+    memset(&ck, 0, sizeof ck);
+    ck.of = "maml-train";
+    const char *resume_path = NULL;
     persona_train_cfg tc = {.epochs = 5, .meta_batch = 32, .batch = 256, .lr = 0.002, .clip = 10, .threads = 0,
                             .seed = 1};
     persona_colspec cols = {"member_id", "ts", "label", "m_*", "x_*"};
@@ -85,7 +94,8 @@ int main(int argc, char **argv)
     enum {
         OPT_META_HIDDEN = 256, OPT_GLOBAL_HIDDEN, OPT_ACT, OPT_ID_BUCKETS, OPT_ID_DIM, OPT_ORDER, OPT_LR,
         OPT_BATCH, OPT_CLIP, OPT_MEMBER, OPT_TIME, OPT_LABEL, OPT_META, OPT_FEATURES, OPT_SINCE, OPT_VALID,
-        OPT_VALID_FRAC, OPT_BUCKETS, OPT_PROGRESS, OPT_QUIET, OPT_HELP, OPT_VERSION
+        OPT_VALID_FRAC, OPT_BUCKETS, OPT_CKPT, OPT_CKPT_EVERY, OPT_RESUME, OPT_PROGRESS, OPT_QUIET, OPT_HELP,
+        OPT_VERSION
     };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, 'M'},
@@ -116,6 +126,9 @@ int main(int argc, char **argv)
         {"valid-frac", required_argument, NULL, OPT_VALID_FRAC},
         {"buckets", required_argument, NULL, OPT_BUCKETS},
         {"output", required_argument, NULL, 'o'},
+        {"checkpoint", required_argument, NULL, OPT_CKPT},
+        {"checkpoint-every", required_argument, NULL, OPT_CKPT_EVERY},
+        {"resume", required_argument, NULL, OPT_RESUME},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
@@ -213,6 +226,15 @@ int main(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case OPT_CKPT:
+            ck.path = optarg;
+            break;
+        case OPT_CKPT_EVERY:
+            ck.every = cli_parse_long(optarg, "--checkpoint-every", 1, 1LL << 50);
+            break;
+        case OPT_RESUME:
+            resume_path = optarg;
+            break;
         case OPT_PROGRESS:
             cli_verbosity = 1;
             break;
@@ -277,10 +299,35 @@ int main(int argc, char **argv)
         cli_usage_error("%s", e.msg);
     persona_model_init_weights(&pm, tc.seed);
 
+    if (ck.every && !ck.path)
+        cli_usage_error("--checkpoint-every needs --checkpoint FILE");
+    /* checkpoints: every option that shapes training, and the data */
+    snprintf(ck.config, sizeof ck.config,
+             "mode=%s embed=%d meta=%s global=%s activation=%s inner=%d/%.17g/%d ids=%d/%d epochs=%d meta_batch=%d "
+             "batch=%d lr=%.17g clip=%.17g seed=%llu train=%016llx valid=%016llx",
+             persona_mode_name(hp.mode), hp.e_dim, hp.meta_hidden, hp.global_hidden, nn_act_name(hp.act),
+             hp.inner.steps, hp.inner.alpha, hp.inner.order, hp.id_buckets, hp.id_dim, tc.epochs, tc.meta_batch,
+             tc.batch, tc.lr, tc.clip, (unsigned long long)tc.seed, (unsigned long long)persona_data_hash(&train),
+             (unsigned long long)persona_data_hash(&valid));
+    model *resume = NULL;
+    if (resume_path && !(resume = ckpt_read(resume_path, &e)))
+        cli_die("%s", e.msg);
+    ck.resume = resume;
+    if (ck.path || resume)
+        tc.ckpt = &ck;
+    if (ck.path)
+        ckpt_catch_signals();
     persona_eval ev;
     double t0 = cli_now();
-    if (persona_train(&pm, &train, &valid, &tc, &ev, &e) < 0)
+    int trc = persona_train(&pm, &train, &valid, &tc, &ev, &e);
+    if (trc == CKPT_STOPPED)
+        return 128 + ckpt_stop_signal();
+    if (trc < 0) {
+        if (resume)
+            cli_die("%s: %s", resume_path, e.msg);
         cli_die("%s", e.msg);
+    }
+    model_free(resume);
     cli_info("trained in %.1f s", cli_now() - t0);
 
     model *m = persona_model_to_file(&pm, &e);
