@@ -283,6 +283,10 @@ static int evaluate(const replay_cfg *c, const char *new_path, const char *log_n
     double w = 1, whole = 1;
     for (int k = 0; k < Kn; k++)
         whole *= pi_at[k] / q->prop[q->list[k]];
+    if (c->match == REPLAY_SLOT && nr->pi >= 0)
+        return err_set(e, "%s: slot matching needs deterministic new lists: the pi column gives probabilities "
+                          "given the logged items above, not an item's probability of being at a slot",
+                       new_path);
     if (c->match == REPLAY_SLOT)
         for (int k = 0; k < q->k; k++)
             if (fabs(q->prop[q->list[k]] * (q->n - k) - 1) > 1e-6)

@@ -125,6 +125,9 @@ size_t rerank_logits_bytes(const rerank_model *m);
  * in the layout of m->P. */
 void rerank_logits(const rerank_model *m, const float *w, float *X, int n, const int *slots, int k, float *logits,
                    arena *A);
+/* The same for rows already standardised. */
+void rerank_logits_std(const rerank_model *m, const float *w, const float *X, int n, const int *slots, int k,
+                       float *logits, arena *A);
 /* Read a recstage.slotnet model (version <= 1). */
 int rerank_model_load(rerank_model *m, const char *path, errctx *e);
 

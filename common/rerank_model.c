@@ -94,12 +94,19 @@ size_t rerank_logits_bytes(const rerank_model *m)
 void rerank_logits(const rerank_model *m, const float *w, float *X, int n, const int *slots, int k, float *logits,
                    arena *A)
 {
-    int D = m->D, O = m->O;
+    int D = m->D;
     for (int r = 0; r < n; r++) {
         float *x = X + (size_t)r * D;
         for (int j = 0; j < D; j++)
             x[j] = (x[j] - m->mean[j]) / m->std[j];
     }
+    rerank_logits_std(m, w, X, n, slots, k, logits, A);
+}
+
+void rerank_logits_std(const rerank_model *m, const float *w, const float *X, int n, const int *slots, int k,
+                       float *logits, arena *A)
+{
+    int D = m->D, O = m->O;
     const float *beta = w + m->pos;
     for (int lo = 0; lo < n; lo += RERANK_CHUNK) {
         int b = n - lo < RERANK_CHUNK ? n - lo : RERANK_CHUNK;

@@ -17,7 +17,7 @@
 #include "banned.h"
 
 /* The objective of candidate i at slot k from its logits. */
-static double slot_value(const rerank_model *m, const rerank_cfg *rc, const slot_req *q, const slot_ctx *c, int i,
+static double rerank_slot_value(const rerank_model *m, const rerank_cfg *rc, const slot_req *q, const slot_ctx *c, int i,
                          const float *logit, float *p)
 {
     double v = 0;
@@ -60,14 +60,14 @@ void rerank_sga(const rerank_model *m, const rerank_cfg *rc, const slot_req *q, 
         int best = 0;
         double bv = -INFINITY;
         for (int r = 0; r < nrem; r++) {
-            double v = slot_value(m, rc, q, c, rem[r], lg + (size_t)r * O, NULL);
+            double v = rerank_slot_value(m, rc, q, c, rem[r], lg + (size_t)r * O, NULL);
             if (v > bv) { /* strict: ties stay with the earliest */
                 bv = v;
                 best = r;
             }
         }
         int i = rem[best];
-        slot_value(m, rc, q, c, i, lg + (size_t)best * O, p + (size_t)(k - 1) * O);
+        rerank_slot_value(m, rc, q, c, i, lg + (size_t)best * O, p + (size_t)(k - 1) * O);
         list[k - 1] = i;
         total += bv;
         slotctx_add(c, q, i);
@@ -89,7 +89,7 @@ double rerank_list_value(const rerank_model *m, const rerank_cfg *rc, const slot
     slotctx_reset(c, q);
     for (int s = 0; s < k; s++) {
         score_candidates(m, q, c, list + s, 1, s + 1, X, lg, A);
-        total += slot_value(m, rc, q, c, list[s], lg, p ? p + (size_t)s * O : NULL);
+        total += rerank_slot_value(m, rc, q, c, list[s], lg, p ? p + (size_t)s * O : NULL);
         slotctx_add(c, q, list[s]);
     }
     free(X);
@@ -142,7 +142,7 @@ static void ex_search(ex_state *s, int depth, double sofar)
     score_candidates(s->m, q, c, cand, nc, depth + 1, s->X, lg, s->A);
     for (int r = 0; r < nc; r++) {
         int i = cand[r];
-        double v = slot_value(s->m, s->rc, q, c, i, lg + (size_t)r * O, NULL);
+        double v = rerank_slot_value(s->m, s->rc, q, c, i, lg + (size_t)r * O, NULL);
         s->cur[depth] = i;
         s->used[i] = 1;
         if (depth + 1 < K) {
@@ -197,7 +197,8 @@ int rerank_exhaustive(const rerank_model *m, const rerank_cfg *rc, const slot_re
 /* ---- the stream ---- */
 
 /* A batch of requests re-ranked in parallel, written in input order. */
-#define BATCH_REQ 256
+#define BATCH_REQ 1024
+#define RUN_SHARDS 16 /* a shard re-ranks its requests in lockstep: one product per slot for all */
 
 typedef struct req_out {
     int *list;      /* (K) */
@@ -213,7 +214,7 @@ typedef struct run_ctx {
     slot_req *reqs;
     req_out *out;
     int n;
-    slot_ctx *ctx;  /* one per shard */
+    slot_ctx *ctx;  /* one per request of the batch */
     int nshards;
     int bcol;       /* baseline: the score column's index among the reader's */
     const char *path; /* the input, for messages */
@@ -261,12 +262,100 @@ static void run_one(run_ctx *c, int j, int shard, arena *A)
         free(it);
         return;
     }
-    rerank_sga(c->m, rc, q, &c->ctx[shard], A, o->list, o->p, &o->value, &o->evals);
+    (void)shard;
+    rerank_sga(c->m, rc, q, &c->ctx[j], A, o->list, o->p, &o->value, &o->evals);
     if (rc->method == RERANK_EXHAUSTIVE) {
         o->greedy_value = o->value;
-        if (rerank_exhaustive(c->m, rc, q, &c->ctx[shard], A, o->list, o->p, &o->value) < 0)
+        if (rerank_exhaustive(c->m, rc, q, &c->ctx[j], A, o->list, o->p, &o->value) < 0)
             o->failed = 1;
     }
+}
+
+/* SGA on requests lo..hi-1 in lockstep: at each slot, every remaining
+ * candidate of every request in one matrix product (the same rows, in the
+ * same order per request, as rerank_sga one request at a time). */
+static void sga_lockstep(run_ctx *c, int lo, int hi, arena *A)
+{
+    const rerank_model *m = c->m;
+    const rerank_cfg *rc = c->rc;
+    int O = m->O, D = m->D, nr = hi - lo;
+    size_t total = 0;
+    for (int j = lo; j < hi; j++)
+        total += (size_t)c->reqs[j].n;
+    float *X = xmalloc((total ? total : 1) * (size_t)D * sizeof *X), *lg = xmalloc((total ? total : 1) * (size_t)O * sizeof *lg);
+    int **rem = xmalloc((size_t)nr * sizeof *rem), *nrem = xmalloc((size_t)nr * sizeof *nrem);
+    for (int j = lo; j < hi; j++) {
+        slot_req *q = &c->reqs[j];
+        rem[j - lo] = xmalloc((size_t)q->n * sizeof **rem);
+        for (int i = 0; i < q->n; i++)
+            rem[j - lo][i] = i;
+        nrem[j - lo] = q->n;
+        slotctx_reset(&c->ctx[j], q);
+        c->out[j].evals = 0;
+        c->out[j].value = 0;
+        c->out[j].failed = 0;
+    }
+    /* the item part of a row does not change from slot to slot: make it
+     * (standardised) once per candidate */
+    int I = slotctx_item_dim(m->F, m->S);
+    float **item = xmalloc((size_t)nr * sizeof *item);
+    for (int j = lo; j < hi; j++) {
+        slot_req *q = &c->reqs[j];
+        item[j - lo] = xmalloc((size_t)q->n * (size_t)I * sizeof **item);
+        for (int i = 0; i < q->n; i++) {
+            float *x = item[j - lo] + (size_t)i * I;
+            slotctx_item_features(q, i, x);
+            for (int f = 0; f < I; f++)
+                x[f] = (x[f] - m->mean[f]) / m->std[f];
+        }
+    }
+    for (int k = 1; k <= rc->K; k++) {
+        size_t r = 0;
+        for (int j = lo; j < hi; j++)
+            for (int t = 0; t < nrem[j - lo]; t++, r++) {
+                float *x = X + r * (size_t)D;
+                int i = rem[j - lo][t];
+                memcpy(x, item[j - lo] + (size_t)i * I, (size_t)I * sizeof *x);
+                if (m->ctx) {
+                    slotctx_features(&c->ctx[j], &c->reqs[j], i, x + I);
+                    for (int f = I; f < D; f++)
+                        x[f] = (x[f] - m->mean[f]) / m->std[f];
+                }
+            }
+        rerank_logits_std(m, m->P.w, X, (int)r, NULL, k, lg, A);
+        r = 0;
+        for (int j = lo; j < hi; j++) {
+            slot_req *q = &c->reqs[j];
+            req_out *o = &c->out[j];
+            int *rj = rem[j - lo], n = nrem[j - lo], best = 0;
+            double bv = -INFINITY;
+            for (int t = 0; t < n; t++) {
+                double v = rerank_slot_value(m, rc, q, &c->ctx[j], rj[t], lg + (r + (size_t)t) * O, NULL);
+                if (v > bv) { /* strict: ties stay with the earliest */
+                    bv = v;
+                    best = t;
+                }
+            }
+            int i = rj[best];
+            rerank_slot_value(m, rc, q, &c->ctx[j], i, lg + (r + (size_t)best) * O, o->p + (size_t)(k - 1) * O);
+            o->list[k - 1] = i;
+            o->value += bv;
+            o->evals += (uint64_t)n;
+            slotctx_add(&c->ctx[j], q, i);
+            memmove(rj + best, rj + best + 1, (size_t)(n - best - 1) * sizeof *rj);
+            nrem[j - lo]--;
+            r += (size_t)n;
+        }
+    }
+    for (int j = 0; j < nr; j++) {
+        free(rem[j]);
+        free(item[j]);
+    }
+    free(item);
+    free(rem);
+    free(nrem);
+    free(X);
+    free(lg);
 }
 
 static double run_shard(void *ctx, int shard, float *grad, pool_worker *wk)
@@ -274,6 +363,11 @@ static double run_shard(void *ctx, int shard, float *grad, pool_worker *wk)
     (void)grad;
     run_ctx *c = ctx;
     int lo = (int)((long long)c->n * shard / c->nshards), hi = (int)((long long)c->n * (shard + 1) / c->nshards);
+    if (c->rc->method == RERANK_SGA) {
+        if (hi > lo)
+            sga_lockstep(c, lo, hi, &wk->arena);
+        return 0;
+    }
     for (int j = lo; j < hi; j++)
         run_one(c, j, shard, &wk->arena);
     return 0;
@@ -329,10 +423,10 @@ int rerank_stream(const rerank_model *m, const rerank_cfg *rc, const rerank_cols
         c.out[j].list = xmalloc((size_t)K * sizeof *c.out[j].list);
         c.out[j].p = xmalloc((size_t)K * (size_t)(P ? P : 1) * sizeof *c.out[j].p);
     }
-    c.nshards = 64;
-    c.ctx = xcalloc((size_t)c.nshards, sizeof *c.ctx);
-    for (int s = 0; s < c.nshards; s++)
-        slotctx_init(&c.ctx[s]);
+    c.nshards = RUN_SHARDS;
+    c.ctx = xcalloc(BATCH_REQ, sizeof *c.ctx);
+    for (int j = 0; j < BATCH_REQ; j++)
+        slotctx_init(&c.ctx[j]);
     int threads = rc->threads > 0 ? rc->threads : 1;
     size_t abytes = m ? rerank_logits_bytes(m) : 4096;
     pool *p = pool_new(threads, abytes, c.nshards, 0, e);
@@ -431,8 +525,8 @@ out:
         free(c.out[j].list);
         free(c.out[j].p);
     }
-    for (int s = 0; s < 64; s++)
-        slotctx_free(&c.ctx[s]);
+    for (int j = 0; j < BATCH_REQ; j++)
+        slotctx_free(&c.ctx[j]);
     free(c.ctx);
     free(c.reqs);
     free(c.out);

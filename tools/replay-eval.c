@@ -260,6 +260,9 @@ int main(int argc, char **argv)
     }
     if (rec_writer_close(w, &e) < 0)
         cli_die("%s", e.msg);
+    if (n > 0 && rows[0].matched == 0)
+        cli_warn("no request matched: the values are 0 for want of evidence, not estimates (use fewer slots, "
+                 "more requests, or prefix matching)");
     if (n > 0)
         cli_info("%llu requests replayed, %llu matched (%s matching%s)", (unsigned long long)rows[0].requests,
                  (unsigned long long)rows[0].matched,

@@ -26,6 +26,7 @@ t_status "--pareto without columns exits 2" 2
 t_run replay-eval -B 0 "$L" "$T/new.tsv"
 t_status "replay" 0
 printf '%s\n' "$OUT" > "$T/r.tsv"
+head -n 3 "$T/r.tsv" > "$T/r.tsv.head"
 t_ok "header" test "$(head -n 1 "$T/r.tsv")" = "objective	value	stderr	ci_low	ci_high	matched	requests"
 t_ok "rows" test "$(cut -f1 "$T/r.tsv" | tail -n +2 | tr '\n' ' ')" = "click save distinct_categories intra_list_similarity mean_age "
 t_ok "6000 requests" awk -F'\t' 'NR > 1 && $7 != 6000 { bad = 1 } END { exit bad }' "$T/r.tsv"
@@ -68,6 +69,12 @@ t_status "slot matching on a Plackett-Luce log exits 1" 1
 t_err_has "slot matching: why" "slot matching needs uniform logging"
 t_run replay-eval -B 0 "$T/pl.tsv" "$T/plnew.tsv"
 t_status "prefix matching on a Plackett-Luce log" 0
+awk -F'\t' -v OFS='\t' 'NR == 1 { print $0, "pi"; next } { print $0, 1 }' "$T/new.tsv" > "$T/pinew.tsv"
+t_run replay-eval -B 0 --match slot "$L" "$T/pinew.tsv"
+t_status "slot matching with a pi column exits 1" 1
+t_err_has "slot matching with pi: why" "slot matching needs deterministic new lists"
+t_run replay-eval -B 0 "$L" "$T/pinew.tsv"
+t_ok "pi = 1 on the listed items: the deterministic estimate" sh -c "printf '%s\n' \"\$1\" | head -n 3 | cmp -s - '$T/r.tsv.head'" _ "$OUT"
 
 # --pareto: ties and duplicates
 printf 'config\tclick\tsave\tage\nA\t1\t1\t5\nB\t2\t1\t5\nC\t2\t1\t5\nD\t1\t2\t9\nE\t0.5\t0.5\t1\nF\t2\t0.5\t5\n' > "$T/t.tsv"
