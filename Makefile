@@ -11,6 +11,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -52,6 +53,8 @@ else
 BINDIR_BUILD := bin
 endif
 TOOL_BIN := $(TOOLS:%=$(BINDIR_BUILD)/%)
+# bash completion of every tool, from their --help
+COMPLETION := $(BUILD)/completion/recstage
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -67,7 +70,7 @@ MAN7 := $(wildcard man/man7/*.7)
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(TOOL_BIN)
+all: $(TOOL_BIN) $(COMPLETION)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,6 +84,10 @@ $(BINDIR_BUILD)/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(COMPLETION): scripts/gen-completion $(TOOL_BIN)
+	@mkdir -p $(dir $@)
+	sh scripts/gen-completion $(TOOL_BIN) > $@
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -89,7 +96,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-tests-build: $(TOOL_BIN) $(TEST_BIN)
+tests-build: $(TOOL_BIN) $(COMPLETION) $(TEST_BIN)
 
 check: tests-build
 	@BUILD=$(BUILD) BINDIR_BUILD=$(BINDIR_BUILD) SANITIZE=$(SANITIZE) sh tests/run
@@ -105,16 +112,19 @@ demo:
 samples: $(TOOL_BIN)
 	@sh scripts/make-samples
 
-install: $(TOOL_BIN)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+install: $(TOOL_BIN) $(COMPLETION)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -m 644 $(COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/recstage
+	for t in $(TOOLS); do ln -sf recstage $(DESTDIR)$(COMPLETIONDIR)/$$t || exit 1; done
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/%) $(MAN7:man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(TOOLS:%=$(DESTDIR)$(COMPLETIONDIR)/%) $(DESTDIR)$(COMPLETIONDIR)/recstage
 
 clean:
 	rm -rf build build-san bin
