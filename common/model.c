@@ -367,6 +367,32 @@ static int json_u64(const cJSON *v, uint64_t *out)
     *out = (uint64_t)v->valuedouble;
     return 0;
 }
+/* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
+ * code points above U+10FFFF); *bad the offset of the first bad byte. */
+static int utf8_valid(const char *s, size_t n, size_t *bad)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = u[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n)
+            break;
+        unsigned cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+        size_t k = 1;
+        for (; k < len && (u[i + k] & 0xc0) == 0x80; k++)
+            cp = (cp << 6) | (u[i + k] & 0x3f);
+        if (k < len)
+            break;
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            break;
+        i += len;
+    }
+    *bad = i;
+    return i == n;
+}
+
 
 static model *parse(const char *path, const unsigned char *buf, size_t size, const char *want_kind,
                     int max_version, model_check *chk, errctx *e)
@@ -400,6 +426,13 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
     if (strlen(json) != hlen) {
         free(json);
         err_set(e, "%s: model header contains a NUL byte", path);
+        return NULL;
+    }
+    size_t bad_at;
+    if (!utf8_valid(json, hlen, &bad_at)) {
+        free(json);
+        err_set(e, "%s: model header: byte %zu is not valid UTF-8 (safetensors headers are UTF-8 JSON)", path,
+                (size_t)8 + bad_at);
         return NULL;
     }
     cJSON *root = cJSON_Parse(json);

@@ -632,6 +632,17 @@ model *persona_model_to_file(const persona_model *pm, errctx *e)
     return m;
 }
 
+/* An integer metadata value within the range maml-train accepts, so a
+ * corrupted model cannot ask for absurd allocations or work. */
+static int meta_int_range(const model *m, const char *key, long long lo, long long hi, long long *v, errctx *e)
+{
+    if (model_meta_int(m, key, v, e) < 0)
+        return -1;
+    if (*v < lo || *v > hi)
+        return err_set(e, "metadata '%s': %lld is outside %lld .. %lld", key, *v, lo, hi);
+    return 0;
+}
+
 int persona_model_load(persona_model *pm, const char *path, errctx *e)
 {
     memset(pm, 0, sizeof *pm);
@@ -674,23 +685,27 @@ int persona_model_load(persona_model *pm, const char *path, errctx *e)
     }
     if (hp.mode == PERSONA_MAML || hp.mode == PERSONA_FINETUNE) {
         hp.meta_hidden = model_meta_get(m, "meta_hidden");
-        if (!hp.meta_hidden || model_meta_int(m, "embed_dim", &v, e) < 0)
+        if (!hp.meta_hidden || meta_int_range(m, "embed_dim", 1, 4096, &v, e) < 0)
             goto meta_fail;
         hp.e_dim = (int)v;
-        if (model_meta_int(m, "inner_steps", &v, e) < 0)
+        if (meta_int_range(m, "inner_steps", 0, 100, &v, e) < 0)
             goto meta_fail;
         hp.inner.steps = (int)v;
-        if (model_meta_int(m, "order", &v, e) < 0)
+        if (meta_int_range(m, "order", 1, 2, &v, e) < 0)
             goto meta_fail;
         hp.inner.order = (int)v;
         if (model_meta_double(m, "inner_lr", &hp.inner.alpha, e) < 0)
             goto meta_fail;
+        if (!(hp.inner.alpha >= 0 && hp.inner.alpha <= 1e3)) {
+            err_set(e, "metadata 'inner_lr': %g is outside 0 .. 1000", hp.inner.alpha);
+            goto meta_fail;
+        }
     }
     if (hp.mode == PERSONA_WIDEDEEP) {
-        if (model_meta_int(m, "id_buckets", &v, e) < 0)
+        if (meta_int_range(m, "id_buckets", 1, 1 << 26, &v, e) < 0)
             goto meta_fail;
         hp.id_buckets = (int)v;
-        if (model_meta_int(m, "id_dim", &v, e) < 0)
+        if (meta_int_range(m, "id_dim", 1, 1024, &v, e) < 0)
             goto meta_fail;
         hp.id_dim = (int)v;
     }

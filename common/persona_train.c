@@ -219,14 +219,17 @@ static int write_checkpoint(const ckpt_cfg *ck, const nn_params *P, const nn_opt
 }
 
 /* Restore parameters and optimizer state; the epoch and position. */
-static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, int *epoch, size_t *pos, errctx *e)
+static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, int epochs, size_t units, int *epoch,
+                           size_t *pos, errctx *e)
 {
     long long ep, ps;
     if (ckpt_position(ck, &ep, &ps, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
         nn_optim_load(o, P, ck->resume, e) < 0)
         return -1;
-    if (ep < 1 || ps < 0)
-        return err_set(e, "metadata 'checkpoint.epoch' or 'checkpoint.pos' out of range");
+    if (ep < 1 || ep > epochs)
+        return err_set(e, "metadata 'checkpoint.epoch': %lld is outside 1 .. %d", ep, epochs);
+    if (ps < 0 || (unsigned long long)ps > units)
+        return err_set(e, "metadata 'checkpoint.pos': %lld is outside 0 .. %zu", ps, units);
     *epoch = (int)ep;
     *pos = (size_t)ps;
     return 0;
@@ -303,7 +306,7 @@ static int train_tasks(persona_model *pm, const persona_data *train, const perso
     int first_epoch = 1;
     size_t first_pos = 0;
     if (tc->ckpt && tc->ckpt->resume) {
-        if (read_checkpoint(tc->ckpt, &pm->P, &o, &first_epoch, &first_pos, e) < 0)
+        if (read_checkpoint(tc->ckpt, &pm->P, &o, tc->epochs, (size_t)ntasks, &first_epoch, &first_pos, e) < 0)
             goto out;
         for (int ep = 1; ep < first_epoch; ep++) { /* the order is the product of every shuffle */
             rng r;
@@ -436,7 +439,7 @@ static int train_rows(persona_model *pm, const persona_data *train, const person
     int first_epoch = 1;
     size_t first_pos = 0;
     if (tc->ckpt && tc->ckpt->resume) {
-        if (read_checkpoint(tc->ckpt, &pm->P, &o, &first_epoch, &first_pos, e) < 0)
+        if (read_checkpoint(tc->ckpt, &pm->P, &o, tc->epochs, nref, &first_epoch, &first_pos, e) < 0)
             goto out;
         for (int ep = 1; ep < first_epoch; ep++) {
             rng r;

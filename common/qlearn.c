@@ -214,12 +214,15 @@ out:
 }
 
 /* Restore a checkpoint into P, o and wt; *first = the next step. */
-static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, float *wt, long long *first, errctx *e)
+static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, float *wt, long long steps, long long *first,
+                           errctx *e)
 {
     long long epoch, pos;
     if (ckpt_position(ck, &epoch, &pos, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
         nn_optim_load(o, P, ck->resume, e) < 0)
         return -1;
+    if (pos < 0 || pos >= steps)
+        return err_set(e, "metadata 'checkpoint.pos': %lld is outside 0 .. %lld", pos, steps - 1);
     for (int i = 0; i < P->ntensors; i++) {
         char name[NN_NAME_MAX + 8];
         snprintf(name, sizeof name, "target.%s", P->t[i].name);
@@ -670,7 +673,7 @@ int qlearn_train(qlearn_model *qm, const qlearn_data *d, const qlearn_train_cfg 
     long long first = 1;
     const ckpt_cfg *ck = tc->ckpt;
     if (ck && ck->resume) {
-        if (read_checkpoint(ck, P, &o, wt, &first, e) < 0)
+        if (read_checkpoint(ck, P, &o, wt, tc->steps, &first, e) < 0)
             goto out;
         cli_info("resuming at step %lld of %lld", first, tc->steps);
         period_start = (first - 1) / log_every * log_every;

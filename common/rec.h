@@ -140,6 +140,8 @@ int rec_format_f32(char *buf, size_t n, float v);
 /* The double that rec_format_f32's text of v reads back as (0.9f gives
  * 0.9, not 0.899999976), computed without the text when it can be. */
 double rec_f32_text_value(float v);
+/* "%lld" of v, without printf.  Returns the length (buf of >= 24 bytes). */
+int rec_format_i64(char *buf, size_t n, int64_t v);
 int rec_format_f64(char *buf, size_t n, double v);
 
 /* ---- grouped streams ---- */

@@ -392,7 +392,29 @@ static int layout_g(char *buf, size_t n, int neg, uint64_t m, int p, int x)
             out[k++] = d[i];
     }
     out[k] = '\0';
-    return snprintf(buf, n, "%s", out);
+    if ((size_t)k >= n) /* buffers are >= 32 bytes; keep the snprintf contract anyway */
+        return snprintf(buf, n, "%s", out);
+    memcpy(buf, out, (size_t)k + 1);
+    return k;
+}
+
+int rec_format_i64(char *buf, size_t n, int64_t v)
+{
+    char tmp[24];
+    int k = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[k++] = '-';
+    if ((size_t)k >= n)
+        return snprintf(buf, n, "%lld", (long long)v);
+    for (int i = 0; i < k; i++)
+        buf[i] = tmp[k - 1 - i];
+    buf[k] = '\0';
+    return k;
 }
 
 /* The same result as format_f32_printf, faster: for P = 6..9 round |v| to

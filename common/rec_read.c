@@ -1022,7 +1022,7 @@ const char *rec_str(rec_reader *r, int col, size_t *len)
     switch (cb->type) {
     case REC_I64: {
         int64_t v = (int64_t)rd64(cb->data + 8ull * i);
-        n = snprintf(s, 64, "%lld", (long long)v);
+        n = rec_format_i64(s, 64, v);
         break;
     }
     case REC_F64: {

@@ -174,6 +174,9 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
 {
     if (ncols < 1)
         return err_set(e, "%s: no columns to write", w->name);
+    if (w->binary && (unsigned)ncols > RECBIN_MAX_COLS)
+        return err_set(e, "%s: %d columns: the binary record stream holds at most %u", w->name, ncols,
+                       RECBIN_MAX_COLS);
     hmap *seen = hmap_new((size_t)ncols);
     for (int i = 0; i < ncols; i++) {
         int added;
@@ -181,6 +184,11 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
         if (!len || strpbrk(names[i], "\t\n\r")) {
             hmap_free(seen);
             return err_set(e, "%s: invalid column name '%s'", w->name, names[i]);
+        }
+        if (w->binary && len > RECBIN_MAX_NAME) {
+            hmap_free(seen);
+            return err_set(e, "%s: column %d: a name of %zu bytes; the binary record stream holds at most %u", w->name,
+                           i + 1, len, RECBIN_MAX_NAME);
         }
         hmap_put(seen, names[i], len, i, &added);
         if (!added) {
@@ -359,7 +367,7 @@ static int cell_text(const rec_writer *w, const cell *c, char *tmp, size_t tmpn,
     *s = tmp;
     switch (c->kind) {
     case CELL_INT:
-        return snprintf(tmp, tmpn, "%lld", (long long)c->i);
+        return rec_format_i64(tmp, tmpn, c->i);
     case CELL_F32:
         return rec_format_f32(tmp, tmpn, c->f);
     default:

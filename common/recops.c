@@ -154,8 +154,10 @@ int recops_cat(const recops_cat_opts *o, errctx *e)
             names[i] = rec_colname(first, sel[i]);
         int hr = rec_writer_header(w, nsel, names, e);
         free(names);
-        if (hr < 0)
+        if (hr < 0) {
+            err_prefix(e, "%s", rec_path(first)); /* the input whose columns do not fit */
             goto done;
+        }
     }
     cli_progress_start(&prog, "rows", 0);
     for (int k = 0; k < ninputs; k++) {

@@ -321,7 +321,7 @@ int main(int argc, char **argv)
         if (rerank_fit(ninputs ? inputs[0] : NULL, &cols, (const char *const *)obj, O, &fc, &m, &res, &e) < 0)
             cli_die("%s", e.msg);
         model *f = rerank_model_to_file(&m, &fc, &e);
-        if (!f || model_write(f, output, "sga-rerank", &e) < 0)
+        if (!f || model_write(f, output, "sga-rerank " RECSTAGE_VERSION, &e) < 0)
             cli_die("%s", e.msg);
         model_free(f);
         cli_info("%llu requests, %llu shown slots (%llu for training, %llu held out), %d slots; %.0f rows/s, %.2f "

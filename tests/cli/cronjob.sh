@@ -38,9 +38,11 @@ staging_left() { count "$D"/.out.staging.*; }
 # shellcheck disable=SC2012 # the log names are plain
 newest_log() { ls -t "$L/$1"-*.log | head -n 1; }
 # waits up to 5 s for a log to contain $1
+# (a line the command printed: "<timestamp>Z <text>", not the logged
+# command line that contains the text too)
 wait_for() {
     i=0
-    while ! grep -qsF -- "$1" "$L"/*.log; do
+    while ! grep -qs -- "Z $1\$" "$L"/*.log; do
         i=$((i + 1))
         [ "$i" -lt 100 ] || return 1
         sleep 0.05
@@ -192,6 +194,13 @@ t_ok "the lock is free after the holder" lock_free
 sums "$OUTDIR" >"$T/sums.4"
 
 # ---- SIGTERM during a run ----
+
+# (on a loaded machine the holder's last processes may still be exiting)
+i=0
+while ! lock_free && [ "$i" -lt 200 ]; do
+    i=$((i + 1))
+    sleep 0.05
+done
 
 "$C" -n job -o "$OUTDIR" --log-dir "$L" -c "
     echo partial >\"\$CRONJOB_OUT/results.tsv\"

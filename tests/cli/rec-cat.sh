@@ -68,7 +68,7 @@ t_run rec-cat --check -o "$T/x.tsv" "$S"
 t_status "-o with --check is a usage error" 2
 t_run rec-cat --columns label,label "$S"
 t_status "duplicate output column exits 1" 1
-t_err_has "duplicate output column named" "rec-cat: duplicate output column 'label'"
+t_err_has "duplicate output column named" "duplicate output column 'label'"
 t_run rec-cat --no-such-option "$S"
 t_err_has "getopt's message uses the short name" "rec-cat: unrecognized option"
 

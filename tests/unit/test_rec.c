@@ -225,6 +225,22 @@ static void test_format_and_classify(void)
             bad++;
     }
     check(bad == 0, "100000 random doubles print and read back exactly (%d bad)", bad);
+    /* integers without printf */
+    static const int64_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN, -9223372036854775807LL};
+    for (size_t k = 0; k < sizeof ints / sizeof *ints; k++) {
+        char a[32], b[32];
+        int la = rec_format_i64(a, sizeof a, ints[k]), lb = snprintf(b, sizeof b, "%lld", (long long)ints[k]);
+        check(la == lb && strcmp(a, b) == 0, "rec_format_i64: %s, want %s", a, b);
+    }
+    int idiffer = 0;
+    for (int k = 0; k < 100000; k++) {
+        int64_t v = (int64_t)rng_u64(&r) >> (rng_below(&r, 64));
+        char a[32], b[32];
+        rec_format_i64(a, sizeof a, v);
+        snprintf(b, sizeof b, "%lld", (long long)v);
+        idiffer += strcmp(a, b) != 0;
+    }
+    check(idiffer == 0, "rec_format_i64 = printf on 100000 values (%d differ)", idiffer);
     char buf[64];
     rec_format_f32(buf, sizeof buf, 0.1f);
     check(strcmp(buf, "0.1") == 0, "0.1f prints as 0.1, got %s", buf);
