@@ -109,6 +109,18 @@ void cli_die(const char *fmt, ...)
     exit(CLI_EDATA);
 }
 
+void cli_die_now(const char *fmt, ...)
+{
+    dying = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+    remove_temps();
+    fflush(stderr);
+    _exit(CLI_EDATA);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
     dying = 1;

@@ -31,6 +31,10 @@ const char *cli_progname(void);
 
 /* "tool: message" on stderr, remove registered temporary files, exit 1. */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* The same without running exit handlers (_exit): for running out of
+ * memory, when a library's exit handler (OpenBLAS joining its threads)
+ * could itself wait for memory forever. */
+void cli_die_now(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* "tool: message" on stderr, then "Try 'tool --help' ...", exit 2. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* After getopt_long has printed its own complaint: the hint line, exit 2. */

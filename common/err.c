@@ -48,7 +48,7 @@ int err_prefix(errctx *e, const char *fmt, ...)
 
 static void oom(size_t n)
 {
-    cli_die("out of memory allocating %zu bytes", n);
+    cli_die_now("out of memory allocating %zu bytes", n);
 }
 
 void *xmalloc(size_t n)
@@ -62,7 +62,7 @@ void *xmalloc(size_t n)
 void *xcalloc(size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size)
-        cli_die("out of memory allocating %zu elements of %zu bytes", count, size);
+        cli_die_now("out of memory allocating %zu elements of %zu bytes", count, size);
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
         oom(count * size);
