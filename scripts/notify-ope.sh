@@ -62,6 +62,8 @@ stdout), OUTDIR/estimator-NAME.tsv for each estimator and OUTDIR/results.png
                          parallel (default 1)
       --sshlogin LOGINS  train on these GNU parallel --sshlogin hosts (the
                          tools must be installed there on the same path)
+      --sshloginfile FILE
+                         the same, the hosts read from FILE
   -o, --output DIR       output folder (default ./notify-ope-out)
       --keep             keep the intermediate files in OUTDIR/work
       --summarize FILE   print the results table of an estimates file, such
@@ -208,6 +210,7 @@ target_epsilon=0.1
 weights=r_visit=1,r_click=0,r_send=-0.05,r_disable=-5
 jobs=1
 sshlogin=
+sshloginfile=
 outdir=./notify-ope-out
 keep=0
 summarize_file=
@@ -243,6 +246,7 @@ while [ $# -gt 0 ]; do
     -w?*) weights=${opt#-w} ;;
     --jobs) need_arg "$opt" $#; jobs=$2; shift ;;
     --sshlogin) need_arg "$opt" $#; sshlogin=$2; shift ;;
+    --sshloginfile) need_arg "$opt" $#; sshloginfile=$2; shift ;;
     -o | --output) need_arg "$opt" $#; outdir=$2; shift ;;
     -o?*) outdir=${opt#-o} ;;
     --keep) keep=1 ;;
@@ -259,6 +263,13 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ $# -eq 0 ] || usage_error "unexpected operand '$1'"
+[ -z "$sshlogin" ] || [ -z "$sshloginfile" ] || usage_error "give --sshlogin or --sshloginfile, not both"
+if [ -n "$sshloginfile" ]; then
+    if [ ! -r "$sshloginfile" ] || [ -d "$sshloginfile" ]; then
+        usage_error "cannot read the --sshloginfile '$sshloginfile'"
+    fi
+    sshloginfile=$(cd "$(dirname "$sshloginfile")" && pwd)/$(basename "$sshloginfile")
+fi
 
 if [ "$summarize_set" -eq 1 ]; then
     [ -n "$summarize_file" ] || usage_error "empty file name for --summarize"
@@ -348,8 +359,8 @@ fi
 use_parallel=0
 if command -v parallel >/dev/null 2>&1; then
     use_parallel=1
-elif [ -n "$sshlogin" ]; then
-    die "--sshlogin needs GNU parallel, which is not installed"
+elif [ -n "$sshlogin$sshloginfile" ]; then
+    die "--sshlogin and --sshloginfile need GNU parallel, which is not installed"
 else
     note "warning: GNU parallel is not installed: training and evaluating one model at a time"
 fi
@@ -438,10 +449,11 @@ export prog BINDIR weights GAMMA seed target_epsilon bootstrap eval_episodes OBJ
 
 t=$(now)
 if [ "$use_parallel" -eq 1 ]; then
-    note "training $npolicies policies with $jobs job(s) (GNU parallel${sshlogin:+, on $sshlogin}) ..."
+    note "training $npolicies policies with $jobs job(s) (GNU parallel${sshlogin:+, on $sshlogin}${sshloginfile:+, on the hosts of $sshloginfile}) ..."
     remote=()
-    if [ -n "$sshlogin" ]; then
-        remote=(--sshlogin "$sshlogin" --basefile log.tsv --return '{1}.model' --return '{1}.train.log' --cleanup
+    if [ -n "$sshlogin$sshloginfile" ]; then
+        if [ -n "$sshlogin" ]; then remote=(--sshlogin "$sshlogin"); else remote=(--sshloginfile "$sshloginfile"); fi
+        remote+=(--basefile log.tsv --return '{1}.model' --return '{1}.train.log' --cleanup
             --env train_one --env note --env now --env since
             --env prog --env BINDIR --env weights --env GAMMA --env seed)
     fi

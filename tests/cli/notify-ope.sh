@@ -166,4 +166,11 @@ t_run "$P" --small --jobs 2 -o "$T/res"
 RECSTAGE_BIN=$BIN
 t_ok "a failing run over old results exits non-zero" test "$RC" -ne 0
 t_ok "a failing run leaves the previous results.tsv in place" cmp -s "$T/before.tsv" "$R"
+# --sshloginfile: ':' is GNU parallel's local login, so the same results
+echo : > "$T/hosts"
+t_run "$P" --small --jobs 2 --sshloginfile "$T/hosts" -o "$T/hosts-out"
+t_status "--sshloginfile (the local login)" 0
+t_ok "--sshloginfile: the same results as a local run" cmp -s "$T/hosts-out/results.tsv" "$R"
+t_run "$P" --small --sshlogin : --sshloginfile "$T/hosts"
+t_status "--sshlogin and --sshloginfile together exit 2" 2
 t_done
