@@ -249,6 +249,10 @@ int main(int argc, char **argv)
     tc.threads = threads;
     const char *input = optind < argc ? argv[optind] : "-";
 
+    /* from here a stop request is a request: training checks it after each
+     * step (one during loading stops after the first) */
+    if (ck.path)
+        ckpt_catch_signals();
     qlearn_data d;
     if (qlearn_data_load(&d, input, &cols, &weights, actions, &e) < 0)
         cli_die("%s", e.msg);
@@ -271,12 +275,15 @@ int main(int argc, char **argv)
     ck.resume = resume;
     if (ck.path || resume)
         tc.ckpt = &ck;
-    if (ck.path)
-        ckpt_catch_signals();
     qlearn_train_result res;
     int trc = qlearn_train(&qm, &d, &tc, &res, &e);
-    if (trc == CKPT_STOPPED)
+    if (trc == CKPT_STOPPED) {
+        model_free(resume);
+        qlearn_model_free(&qm);
+        qlearn_data_free(&d);
+        qlearn_weights_free(&weights);
         return 128 + ckpt_stop_signal();
+    }
     if (trc < 0) {
         if (resume)
             cli_die("%s: %s", resume_path, e.msg);

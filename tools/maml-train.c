@@ -264,6 +264,12 @@ int main(int argc, char **argv)
     tc.bucket_edges = edges;
     tc.nbuckets = nedges;
     tc.threads = threads;
+    if (ck.every && !ck.path)
+        cli_usage_error("--checkpoint-every needs --checkpoint FILE");
+    /* from here a stop request is a request: training checks it after each
+     * step (one during loading stops after the first) */
+    if (ck.path)
+        ckpt_catch_signals();
 
     int widths[16];
     if (nn_parse_hidden(hp.meta_hidden, widths, 16, &e) < 0)
@@ -299,8 +305,6 @@ int main(int argc, char **argv)
         cli_usage_error("%s", e.msg);
     persona_model_init_weights(&pm, tc.seed);
 
-    if (ck.every && !ck.path)
-        cli_usage_error("--checkpoint-every needs --checkpoint FILE");
     /* checkpoints: every option that shapes training, and the data */
     snprintf(ck.config, sizeof ck.config,
              "mode=%s embed=%d meta=%s global=%s activation=%s inner=%d/%.17g/%d ids=%d/%d epochs=%d meta_batch=%d "
@@ -315,13 +319,17 @@ int main(int argc, char **argv)
     ck.resume = resume;
     if (ck.path || resume)
         tc.ckpt = &ck;
-    if (ck.path)
-        ckpt_catch_signals();
     persona_eval ev;
     double t0 = cli_now();
     int trc = persona_train(&pm, &train, &valid, &tc, &ev, &e);
-    if (trc == CKPT_STOPPED)
+    if (trc == CKPT_STOPPED) {
+        model_free(resume);
+        persona_model_free(&pm);
+        persona_data_free(&train);
+        persona_data_free(&valid);
+        free(edges);
         return 128 + ckpt_stop_signal();
+    }
     if (trc < 0) {
         if (resume)
             cli_die("%s: %s", resume_path, e.msg);
