@@ -44,7 +44,7 @@ for mode in maml wide-deep; do
     t_ok "$mode: resumed from the last periodic checkpoint: byte-identical" cmp -s "$T/r1.model" "$T/full.model"
     # a stop request: retried with a shorter delay if training ends first
     st=0
-    for d in 0.3 0.15 0.05; do
+    for d in 0.05 0.02 0.01; do
         rm -f "$T/sig.ckpt" "$T/never.model"
         st=$(interrupt INT $d "training members" $MTV --checkpoint "$T/sig.ckpt" -o "$T/never.model" "$T/m.tsv")
         [ "$st" -eq 130 ] && break
@@ -74,7 +74,7 @@ t_ok "cql: periodic checkpoints do not change the model" cmp -s "$T/qp.model" "$
 $QT --resume "$T/q.ckpt" -o "$T/qr.model" "$T/n.tsv" || true
 t_ok "cql: resumed from step 2000: byte-identical" cmp -s "$T/qr.model" "$T/q.model"
 st=0
-for d in 0.3 0.15 0.05; do
+for d in 0.05 0.02 0.01; do
     rm -f "$T/qs.ckpt" "$T/qnever.model"
     st=$(interrupt TERM $d "transitions in" $QTV --checkpoint "$T/qs.ckpt" -o "$T/qnever.model" "$T/n.tsv")
     [ "$st" -eq 143 ] && break
