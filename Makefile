@@ -5,6 +5,7 @@
 #   make check SANITIZE=1  the same under AddressSanitizer and UBSan
 #   make demo            install missing packages, build, run the pipelines on data-samples/
 #   make bench           throughput and efficiency figures (not a test)
+#   make fuzz FUZZ_SECONDS=60  run each libFuzzer harness (needs clang), see tests/fuzz/run
 #   make install DESTDIR=... PREFIX=/usr
 #   DEVELOPER=1          warnings are errors
 
@@ -62,11 +63,22 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# fuzz harnesses: replay drivers for make check, fuzzers for make fuzz (clang)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon $(PKG_CFLAGS) -pthread -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
 MAN1 := $(wildcard man/man1/*.1)
 MAN5 := $(wildcard man/man5/*.5)
 MAN7 := $(wildcard man/man7/*.7)
 
-.PHONY: all check bench demo install uninstall clean samples tests-build
+.PHONY: all check bench demo install uninstall clean samples tests-build fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -96,13 +108,34 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-tests-build: $(TOOL_BIN) $(COMPLETION) $(TEST_BIN)
+$(BUILD)/fuzz-replay/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_REPLAY -c -o $@ $<
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/fuzz-replay/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/librecstage.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/%.o $(FUZZ_BUILD)/librecstage.a
+	$(FUZZ_CC) $(LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/librecstage.a $(LDLIBS)
+
+tests-build: $(TOOL_BIN) $(COMPLETION) $(TEST_BIN) $(FUZZ_REPLAY)
 
 check: tests-build
 	@BUILD=$(BUILD) BINDIR_BUILD=$(BINDIR_BUILD) SANITIZE=$(SANITIZE) sh tests/run
 
 bench: $(TOOL_BIN) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run
+
+fuzz: $(FUZZ_BIN) $(BINDIR_BUILD)/rec-cat
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run $(FUZZ_BIN:$(FUZZ_BUILD)/%=%)
 
 demo:
 	@sh scripts/install-deps
@@ -127,6 +160,7 @@ uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(COMPLETIONDIR)/%) $(DESTDIR)$(COMPLETIONDIR)/recstage
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(BENCH_SRC:%.c=$(BUILD)/%.d)
+-include $(FUZZ_REPLAY:%=%.d) $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)

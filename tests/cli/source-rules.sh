@@ -4,7 +4,7 @@
 # mentions it, and no file in common/ or tools/ exits except through cli.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-for f in common/*.c tools/*.c tests/unit/*.c bench/*.c; do
+for f in common/*.c tools/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c; do
     [ -f "$f" ] || continue
     t_ok "$f includes banned.h" grep -q '#include "banned.h"' "$f"
 done
