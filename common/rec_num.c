@@ -453,6 +453,8 @@ static int f32_fast(float v, uint64_t *mo, int *po, int *xo, double *back)
         if (m < top / 10)
             return 0;
         int e10 = xx - p + 1;
+        if (e10 > 22 || e10 < -22) /* the rounding carried past the exact powers of ten */
+            return 0;
         double b = e10 >= 0 ? (double)m * pow10_tab[e10] : (double)m / pow10_tab[-e10];
         /* b is the correctly rounded double of the decimal; (float)b
          * rounds twice, which is safe unless b sits on a float tie */
