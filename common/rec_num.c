@@ -487,7 +487,7 @@ int rec_format_f32(char *buf, size_t n, float v)
 
 double rec_f32_text_value(float v)
 {
-    if (v == 0 || (v == (float)(int32_t)v && fabsf(v) < 16777216.0f))
+    if (v == 0 || (fabsf(v) < 16777216.0f && v == (float)(int32_t)v)) /* range before the cast */
         return v; /* zeros and integers print and read back as themselves */
     uint64_t m;
     int p, xx;

@@ -316,9 +316,11 @@ void rec_put_i64(rec_writer *w, int col, int64_t v)
     c->d = (double)v;
     c->f = (float)v;
     c->caps = REC_CAN_I64;
-    if ((int64_t)c->f == v && v > -9000000000000000000LL && v < 9000000000000000000LL)
+    /* range first: casting a float beyond int64 back is undefined */
+    int in_range = v > -9000000000000000000LL && v < 9000000000000000000LL;
+    if (in_range && (int64_t)c->f == v)
         c->caps |= REC_CAN_F32;
-    if ((int64_t)c->d == v && v > -9000000000000000000LL && v < 9000000000000000000LL)
+    if (in_range && (int64_t)c->d == v)
         c->caps |= REC_CAN_F64;
 }
 
