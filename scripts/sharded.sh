@@ -464,8 +464,12 @@ report_jobs() {
     tail -n +2 -- "$joblog" | sort -t "$TAB" -k1,1n | awk -F'\t' -v prog="$prog" -v verbose="$verbose" '
         $1 ~ /^[0-9]+$/ {
             host = $2 == ":" ? "this machine" : $2
+            # signal 13 (SIGPIPE): the job stopped reading its shard; on a
+            # remote host, most often because it never started (GNU
+            # parallel runs it there with $SHELL, which ssh sets)
             if ($7 != 0 || $8 != 0)
-                printf "%s: shard %d failed on %s: exit %d%s\n", prog, $1, host, $7, $8 != 0 ? ", signal " $8 : "" > "/dev/stderr"
+                printf "%s: shard %d failed on %s: exit %d%s%s\n", prog, $1, host, $7, $8 != 0 ? ", signal " $8 : "",
+                    $8 == 13 ? " (the job stopped reading its input" ($2 != ":" ? "; did it start on " $2 "? the tool, its files and $SHELL must be there)" : ")") : "" > "/dev/stderr"
             else if (verbose)
                 printf "%s: shard %d on %s: %.2f s, %d bytes in, %d bytes out\n", prog, $1, host, $4, $5, $6 > "/dev/stderr"
         }' || true

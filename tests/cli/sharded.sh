@@ -205,6 +205,11 @@ t_err_has "--verbose prints the shards" "sharded: shard 1 on this machine:"
     echo 'done'
     echo 'shift # the host'
     echo '[ "${1:-}" != -- ] || shift'
+    # sshd sets SHELL to the login shell, and GNU parallel's worker on the
+    # remote host runs the job with $SHELL: without it (cron, CI) the
+    # worker cannot start the job
+    echo 'SHELL=$(getent passwd "$(id -u)" | cut -d: -f7)'
+    echo 'export SHELL=${SHELL:-/bin/sh}'
     echo 'exec env -u SHARDED_HEADER sh -c "$*"'
 } >"$T/fakessh"
 chmod +x "$T/fakessh"
@@ -218,6 +223,19 @@ t_ok "the remote host ran shards" awk -F'\t' '$2 == "remotehost" { n++ } END { e
 t_ok "and this machine too" awk -F'\t' '$2 == ":" { n++ } END { exit !(n > 0) }' "$D/remote.joblog"
 t_ok "the model files were copied over (--basefile, rsync)" grep -q 'rsync --server' "$T/fakessh.log"
 t_ok "the remote run gives the local run's bytes" cmp -s "$D/score.remote.tsv" "$D/maml-score.sharded.tsv"
+
+# a host where the job cannot start (no $SHELL): the shard fails, with a hint,
+# and no output is left
+sed 's/^export SHELL=.*/unset SHELL/' "$T/fakessh" >"$T/fakessh-noshell"
+chmod +x "$T/fakessh-noshell"
+PARALLEL_SSH=$T/fakessh-noshell
+export PARALLEL_SSH
+t_run "$P" --jobs 1 --block 100k --sshlogin remotehost -i "$D/members.tsv" \
+    -o "$D/score.noshell.tsv" -- maml-score -m "$D/maml.model" -e "$E" -q 0.2
+unset PARALLEL_SSH
+t_status "a job that cannot start on the remote host exits 1" 1
+t_err_has "and the message says where it did not start" "did it start on remotehost?"
+t_ok "and no output is left" test ! -e "$D/score.noshell.tsv"
 
 # ---- inputs and outputs ----
 
