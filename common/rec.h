@@ -110,6 +110,26 @@ typedef struct rec_block {
  * block stays valid until the next read. */
 int rec_next_block(rec_reader *r, rec_block *b, errctx *e);
 
+/* ---- pieces, for reading on several threads ----
+ *
+ * rec_take cuts the next piece of input off r as a reader of its own,
+ * which another thread reads like any reader (rec_next, rec_str, rec_f32,
+ * ...): about `bytes` bytes of whole text lines, or of whole binary
+ * blocks, or (CSV) of rows libcsv has completed.  Only the cutting is
+ * sequential; splitting lines into fields, parsing numbers and checking
+ * block checksums happen when the piece is read.  A piece has r's
+ * columns and name, and its rows their place in the input: rec_line
+ * gives a row's line in the whole input, and rec_rows counts from the
+ * start of the input (before the piece's first rec_next, it is the number
+ * of rows before the piece).  Checks that need the whole stream (gzip
+ * framing, the end block, binary stream headers) stay with r and fail
+ * rec_take.
+ *
+ * Returns 1 with the piece in *out (to close with rec_close), 0 at the
+ * end of input, -1 on an error.  Use one way of reading per reader: not
+ * rec_take after rec_next. */
+int rec_take(rec_reader *r, size_t bytes, rec_reader **out, errctx *e);
+
 /* ---- strict number parsing (exposed for option values and tests) ---- */
 
 /* 0 on success; -1 with a reason ("missing value", "cannot parse 'x' as a
@@ -205,5 +225,24 @@ int rec_end_row(rec_writer *w, errctx *e);
 int rec_writer_close(rec_writer *w, errctx *e);
 /* Discard: remove the temporary file.  Frees w. */
 void rec_writer_abort(rec_writer *w);
+
+/* ---- pieces of output, formatted on other threads ----
+ *
+ * A piece writer has the columns and format of w and collects rows
+ * (rec_put_*, rec_end_row) in memory: TSV lines, or whole binary blocks
+ * of its own (a binary stream may cut blocks anywhere).  Its bytes move
+ * to a rec_bytes, which rec_writer_put_bytes writes to w, so rows built
+ * on several threads go out in the order chosen by the caller.  Free a
+ * piece writer with rec_writer_abort. */
+typedef struct rec_bytes {
+    unsigned char *p;
+    size_t len, cap;
+} rec_bytes;
+
+rec_writer *rec_writer_piece(const rec_writer *w);
+/* Move the rows collected so far to b (its old buffer is reused). */
+int rec_writer_piece_bytes(rec_writer *piece, rec_bytes *b, errctx *e);
+int rec_writer_put_bytes(rec_writer *w, const rec_bytes *b, errctx *e);
+void rec_bytes_free(rec_bytes *b);
 
 #endif

@@ -96,6 +96,7 @@ struct rec_reader {
     uint64_t rows;
     uint64_t cur_line;
     int at_eof;
+    int is_piece; /* cut off another reader by rec_take: its bytes end with it */
 };
 
 /* ---- byte source ---- */
@@ -319,11 +320,11 @@ static int csv_fail(rec_reader *r, errctx *e)
     return rec_error(r, -1, e, "CSV parser: %s", csv_strerror(code));
 }
 
-/* Parse more input until at least one row is queued or input ends. */
-static int text_fill(rec_reader *r, errctx *e)
+/* Parse the next bytes of input (at least one, or the end) into the row
+ * store. */
+static int csv_step(rec_reader *r, errctx *e)
 {
-    while (r->rq_pos == r->nrq && !r->csv_done) {
-        store_compact(r);
+    {
         ssize_t avail = buf_need(r, 1, e);
         if (avail < 0)
             return -1;
@@ -331,7 +332,7 @@ static int text_fill(rec_reader *r, errctx *e)
             if (csv_fini(&r->csv, field_cb, row_cb, r) != 0)
                 return csv_fail(r, e);
             r->csv_done = 1;
-            break;
+            return 0;
         }
         unsigned char *p = r->buf + r->buf_pos, *end = p + avail;
         unsigned char *nul = memchr(p, 0, (size_t)avail);
@@ -352,6 +353,17 @@ static int text_fill(rec_reader *r, errctx *e)
                 r->phys_line++;
         }
         r->buf_pos = r->buf_len;
+    }
+    return 0;
+}
+
+/* Parse more input until at least one row is queued or input ends. */
+static int text_fill(rec_reader *r, errctx *e)
+{
+    while (r->rq_pos == r->nrq && !r->csv_done) {
+        store_compact(r);
+        if (csv_step(r, e) < 0)
+            return -1;
     }
     return 0;
 }
@@ -636,10 +648,15 @@ static int bin_corrupt(rec_reader *r, errctx *e, const char *what)
                    (unsigned long long)r->rows + 1, what);
 }
 
-/* Read and decode the next block; 1 block, 0 end, -1 error. */
-static int bin_block(rec_reader *r, errctx *e)
+/* Find the next data block at buf + buf_pos, past end blocks and the
+ * headers of concatenated streams: 1 with its frame (12-byte head,
+ * payload, CRC) wholly in buf, *nrows and *plen set; 0 at the end of
+ * input; -1 on an error.  Checks sizes, not the checksum. */
+static int bin_frame(rec_reader *r, uint32_t *nrows_out, uint32_t *plen_out, errctx *e)
 {
     for (;;) {
+        if (r->is_piece && r->buf_pos == r->buf_len)
+            return 0;
         if (r->bin_end) {
             /* after an end block: nothing, or another whole stream */
             ssize_t got = buf_need(r, RECBIN_MAGIC_LEN, e);
@@ -674,15 +691,33 @@ static int bin_block(rec_reader *r, errctx *e)
             return -1;
         if ((size_t)got < 12 + (size_t)plen + 4)
             return bin_corrupt(r, e, "truncated binary stream: block ends early");
-        h = r->buf + r->buf_pos;
+        if (nrows == 0) {
+            h = r->buf + r->buf_pos;
+            if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), h + 4, 8) != rd32(h + 12))
+                return bin_corrupt(r, e, "checksum mismatch (corrupt input)");
+            r->buf_pos += 12 + (size_t)plen + 4;
+            r->bin_end = 1;
+            continue;
+        }
+        *nrows_out = nrows;
+        *plen_out = plen;
+        return 1;
+    }
+}
+
+/* Read and decode the next block; 1 block, 0 end, -1 error. */
+static int bin_block(rec_reader *r, errctx *e)
+{
+    {
+        uint32_t nrows = 0, plen = 0;
+        int fr = bin_frame(r, &nrows, &plen, e);
+        if (fr <= 0)
+            return fr;
+        const unsigned char *h = r->buf + r->buf_pos;
         uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), h + 4, (uInt)(8 + plen));
         if (crc != rd32(h + 12 + plen))
             return bin_corrupt(r, e, "checksum mismatch (corrupt input)");
         r->buf_pos += 12 + (size_t)plen + 4;
-        if (nrows == 0) {
-            r->bin_end = 1;
-            continue;
-        }
         /* decoded in place: buf moves only when the next block is read */
         const unsigned char *p = h + 12, *end = h + 12 + plen;
         for (int c = 0; c < r->ncols; c++) {
@@ -769,6 +804,190 @@ int rec_next_block(rec_reader *r, rec_block *b, errctx *e)
     r->rows += r->block_rows;
     r->block_row = r->block_rows - 1;
     r->cur_line = r->rows + 1;
+    return 1;
+}
+
+/* ---- pieces for other threads ---- */
+
+/* A reader of r's columns over bytes that will be given to it. */
+static rec_reader *piece_new(const rec_reader *r)
+{
+    rec_reader *p = xcalloc(1, sizeof *p);
+    p->path = xstrdup(r->path);
+    p->fd = -1;
+    p->raw_eof = p->src_eof = 1;
+    p->is_piece = 1;
+    p->format = r->format;
+    p->delim = r->delim;
+    p->ncols = r->ncols;
+    p->names = xcalloc((size_t)r->ncols + 1, sizeof *p->names);
+    for (int i = 0; i < r->ncols; i++)
+        p->names[i] = xstrdup(r->names[i]);
+    p->rows = r->rows;
+    p->cur_line = r->cur_line;
+    p->phys_line = r->phys_line;
+    p->header_done = 1;
+    if (r->format == REC_BINARY) {
+        p->cols = xcalloc((size_t)r->ncols, sizeof *p->cols);
+        p->btypes = xcalloc((size_t)r->ncols, sizeof *p->btypes);
+        p->bdata = xcalloc((size_t)r->ncols, sizeof *p->bdata);
+        p->boffs = xcalloc((size_t)r->ncols, sizeof *p->boffs);
+        p->scratch = xcalloc((size_t)r->ncols, sizeof *p->scratch);
+        p->block_index = r->block_index;
+    } else if (r->delim == '\t') {
+        p->tf = xcalloc((size_t)r->ncols, sizeof *p->tf);
+        p->tl = xcalloc((size_t)r->ncols, sizeof *p->tl);
+    } else {
+        p->csv_done = 1;
+    }
+    return p;
+}
+
+/* Give p the n bytes at s (and a spare byte for a final NUL). */
+static void piece_bytes(rec_reader *p, const unsigned char *s, size_t n)
+{
+    p->buf_cap = n + 1;
+    p->buf = xmalloc(p->buf_cap);
+    memcpy(p->buf, s, n);
+    p->buf_len = n;
+}
+
+/* TSV: whole lines, at least `bytes` of them unless the input ends. */
+static int take_tsv(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
+{
+    ssize_t avail = buf_need(r, bytes, e);
+    if (avail < 0)
+        return -1;
+    unsigned char *s = r->buf + r->buf_pos;
+    size_t cut = (size_t)avail;
+    /* up to the end of the line holding byte `bytes` */
+    size_t from = (size_t)avail < bytes ? (size_t)avail : bytes - 1;
+    unsigned char *nl = memchr(s + from, '\n', (size_t)avail - from);
+    while (!nl && !r->src_eof) { /* a line longer than the piece */
+        from = (size_t)avail;
+        if ((avail = buf_need(r, from + CHUNK, e)) < 0)
+            return -1;
+        s = r->buf + r->buf_pos;
+        nl = memchr(s + from, '\n', (size_t)avail - from);
+    }
+    if (nl)
+        cut = (size_t)(nl - s) + 1;
+    /* count its lines and rows as tsv_line will: a blank line (or a lone
+     * CR) is no row unless rows have one field */
+    uint64_t lines = 0, rows = 0;
+    for (size_t i = 0; i < cut;) {
+        unsigned char *eol = memchr(s + i, '\n', cut - i);
+        size_t end = eol ? (size_t)(eol - s) : cut, len = end - i;
+        if (len && s[end - 1] == '\r')
+            len--;
+        lines++;
+        rows += len > 0 || r->ncols == 1;
+        i = end + 1;
+    }
+    piece_bytes(p, s, cut);
+    r->buf_pos += cut;
+    r->phys_line += lines;
+    r->rows += rows;
+    return cut > 0;
+}
+
+/* CSV: the rows libcsv has completed, at least `bytes` of fields unless
+ * the input ends (parsing stays here: quotes decide where rows end). */
+static int take_csv(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
+{
+    if (r->rq_pos == r->nrq)
+        store_compact(r);
+    while (!r->csv_done && (r->rq_pos == r->nrq || r->flen < bytes))
+        if (csv_step(r, e) < 0)
+            return -1;
+    size_t nrows = r->nrq - r->rq_pos;
+    if (!nrows)
+        return 0;
+    size_t f0 = r->row_first[r->rq_pos], f1 = r->building ? r->building_first : r->nf;
+    size_t o0 = r->foff[f0], o1 = f1 < r->nf ? r->foff[f1] : r->flen;
+    piece_bytes(p, (const unsigned char *)r->fbuf + o0, o1 - o0);
+    /* the piece's field store is its buffer */
+    p->fbuf = (char *)p->buf;
+    p->buf = NULL;
+    p->buf_len = p->buf_cap = 0;
+    p->flen = p->fcap = o1 - o0;
+    p->nf = p->nfcap = f1 - f0;
+    p->foff = xmalloc((p->nf ? p->nf : 1) * sizeof *p->foff);
+    p->fl = xmalloc((p->nf ? p->nf : 1) * sizeof *p->fl);
+    for (size_t i = 0; i < p->nf; i++) {
+        p->foff[i] = r->foff[f0 + i] - o0;
+        p->fl[i] = r->fl[f0 + i];
+    }
+    p->nrq = p->rqcap = nrows;
+    p->row_first = xmalloc(nrows * sizeof *p->row_first);
+    p->row_line = xmalloc(nrows * sizeof *p->row_line);
+    for (size_t i = 0; i < nrows; i++) {
+        p->row_first[i] = r->row_first[r->rq_pos + i] - f0;
+        p->row_line[i] = r->row_line[r->rq_pos + i];
+    }
+    r->rq_pos = r->nrq;
+    r->rows += nrows;
+    store_compact(r);
+    return 1;
+}
+
+/* Binary: whole blocks, at least `bytes` of them unless the input ends. */
+static int take_bin(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
+{
+    unsigned char *acc = NULL;
+    size_t len = 0, cap = 0;
+    while (len < bytes) {
+        uint32_t nrows = 0, plen = 0;
+        int fr = bin_frame(r, &nrows, &plen, e);
+        if (fr < 0) {
+            free(acc);
+            return -1;
+        }
+        if (fr == 0)
+            break;
+        size_t n = 12 + (size_t)plen + 4;
+        if (len + n > cap) {
+            cap = cap ? 2 * cap : bytes + n;
+            while (len + n > cap)
+                cap *= 2;
+            acc = xrealloc(acc, cap);
+        }
+        memcpy(acc + len, r->buf + r->buf_pos, n);
+        len += n;
+        r->buf_pos += n;
+        r->rows += nrows;
+        r->block_index++;
+    }
+    if (!len)
+        return 0;
+    p->buf = acc;
+    p->buf_len = len;
+    p->buf_cap = cap;
+    return 1;
+}
+
+int rec_take(rec_reader *r, size_t bytes, rec_reader **out, errctx *e)
+{
+    *out = NULL;
+    if (r->is_piece)
+        return err_set(e, "%s: internal error: a piece of input cut again", r->path);
+    if (r->format == REC_BINARY && r->block_row + 1 < r->block_rows)
+        return err_set(e, "%s: internal error: input cut in the middle of a block", r->path);
+    if (r->at_eof)
+        return 0;
+    if (bytes < 1)
+        bytes = 1;
+    rec_reader *p = piece_new(r);
+    int rc = r->format == REC_BINARY ? take_bin(r, p, bytes, e)
+             : r->delim == '\t'      ? take_tsv(r, p, bytes, e)
+                                     : take_csv(r, p, bytes, e);
+    if (rc <= 0) {
+        rec_close(p);
+        if (rc == 0)
+            r->at_eof = 1;
+        return rc;
+    }
+    *out = p;
     return 1;
 }
 

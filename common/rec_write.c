@@ -56,7 +56,8 @@ struct rec_writer {
     z_stream zs;
     unsigned char *zout;
     unsigned char *out;
-    size_t out_len;
+    size_t out_len, out_cap;
+    int mem; /* a piece (rec_writer_piece): output collects in out */
     int ncols;
     char **names;
     cell *row;
@@ -105,6 +106,16 @@ static int sink_flush(rec_writer *w, int finish, errctx *e)
 static int emit(rec_writer *w, const void *p, size_t n, errctx *e)
 {
     const unsigned char *b = p;
+    if (w->mem) {
+        if (w->out_len + n > w->out_cap) {
+            while (w->out_len + n > w->out_cap)
+                w->out_cap *= 2;
+            w->out = xrealloc(w->out, w->out_cap);
+        }
+        memcpy(w->out + w->out_len, b, n);
+        w->out_len += n;
+        return 0;
+    }
     if (!w->gz && n >= OUTBUF) { /* large blocks go straight out */
         if (sink_flush(w, 0, e) < 0)
             return -1;
@@ -139,6 +150,33 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* The columns of the rows to build (names checked by the caller). */
+static void setup_cols(rec_writer *w, int ncols, const char *const *names)
+{
+    w->ncols = ncols;
+    w->names = xcalloc((size_t)ncols, sizeof *w->names);
+    for (int i = 0; i < ncols; i++)
+        w->names[i] = xstrdup(names[i]);
+    w->row = xcalloc((size_t)ncols, sizeof *w->row);
+    if (!w->binary)
+        return;
+    /* block size: at most 65,536 rows and about 4 MiB of values */
+    size_t rows = (4u << 20) / (8u * (size_t)ncols);
+    w->block_max = rows > RECBIN_MAX_ROWS ? RECBIN_MAX_ROWS : rows < 64 ? 64 : (uint32_t)rows;
+    w->cols = xcalloc((size_t)ncols, sizeof *w->cols);
+    for (int c = 0; c < ncols; c++) {
+        bcol *b = &w->cols[c];
+        b->i = xmalloc(w->block_max * sizeof *b->i);
+        b->f = xmalloc(w->block_max * sizeof *b->f);
+        b->d = xmalloc(w->block_max * sizeof *b->d);
+        b->kind = xmalloc(w->block_max);
+        b->send = xmalloc(w->block_max * sizeof *b->send);
+        b->scap = 1024;
+        b->sbuf = xmalloc(b->scap);
+        b->caps = REC_CAN_I64 | REC_CAN_F32 | REC_CAN_F64;
+    }
+}
+
 rec_writer *rec_writer_open(const char *path, int binary, errctx *e)
 {
     rec_writer *w = xcalloc(1, sizeof *w);
@@ -165,6 +203,7 @@ rec_writer *rec_writer_open(const char *path, int binary, errctx *e)
         w->zout = xmalloc(OUTBUF);
     }
     w->out = xmalloc(OUTBUF);
+    w->out_cap = OUTBUF;
     w->arena_cap = 4096;
     w->arena = xmalloc(w->arena_cap);
     return w;
@@ -197,31 +236,12 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
         }
     }
     hmap_free(seen);
-    w->ncols = ncols;
-    w->names = xcalloc((size_t)ncols, sizeof *w->names);
-    for (int i = 0; i < ncols; i++)
-        w->names[i] = xstrdup(names[i]);
-    w->row = xcalloc((size_t)ncols, sizeof *w->row);
+    setup_cols(w, ncols, names);
     if (!w->binary) {
         for (int i = 0; i < ncols; i++)
             if (emit(w, names[i], strlen(names[i]), e) < 0 || emit(w, i + 1 < ncols ? "\t" : "\n", 1, e) < 0)
                 return -1;
         return 0;
-    }
-    /* block size: at most 65,536 rows and about 4 MiB of values */
-    size_t rows = (4u << 20) / (8u * (size_t)ncols);
-    w->block_max = rows > RECBIN_MAX_ROWS ? RECBIN_MAX_ROWS : rows < 64 ? 64 : (uint32_t)rows;
-    w->cols = xcalloc((size_t)ncols, sizeof *w->cols);
-    for (int c = 0; c < ncols; c++) {
-        bcol *b = &w->cols[c];
-        b->i = xmalloc(w->block_max * sizeof *b->i);
-        b->f = xmalloc(w->block_max * sizeof *b->f);
-        b->d = xmalloc(w->block_max * sizeof *b->d);
-        b->kind = xmalloc(w->block_max);
-        b->send = xmalloc(w->block_max * sizeof *b->send);
-        b->scap = 1024;
-        b->sbuf = xmalloc(b->scap);
-        b->caps = REC_CAN_I64 | REC_CAN_F32 | REC_CAN_F64;
     }
     size_t hlen = RECBIN_MAGIC_LEN + 8;
     for (int i = 0; i < ncols; i++)
@@ -647,9 +667,69 @@ void rec_writer_abort(rec_writer *w)
 {
     if (!w)
         return;
-    if (!w->to_stdout)
+    if (w->mem)
+        ;
+    else if (!w->to_stdout)
         afile_abort(&w->af);
     else
         fflush(stdout);
     writer_free(w);
+}
+
+/* ---- pieces ---- */
+
+rec_writer *rec_writer_piece(const rec_writer *w)
+{
+    rec_writer *p = xcalloc(1, sizeof *p);
+    p->binary = w->binary;
+    p->mem = 1;
+    p->name = xstrdup(w->name);
+    p->out_cap = OUTBUF;
+    p->out = xmalloc(p->out_cap);
+    p->arena_cap = 4096;
+    p->arena = xmalloc(p->arena_cap);
+    if (w->names)
+        setup_cols(p, w->ncols, (const char *const *)w->names);
+    return p;
+}
+
+int rec_writer_piece_bytes(rec_writer *p, rec_bytes *b, errctx *e)
+{
+    if (p->failed)
+        return err_set(e, "%s: output failed earlier", p->name);
+    if (p->binary && flush_block(p, e) < 0)
+        return -1;
+    unsigned char *out = p->out;
+    size_t cap = p->out_cap;
+    b->len = p->out_len;
+    p->out = b->p;
+    p->out_cap = b->cap;
+    b->p = out;
+    b->cap = cap;
+    if (!p->out) {
+        p->out_cap = OUTBUF;
+        p->out = xmalloc(p->out_cap);
+    }
+    p->out_len = 0;
+    return 0;
+}
+
+int rec_writer_put_bytes(rec_writer *w, const rec_bytes *b, errctx *e)
+{
+    if (w->failed)
+        return err_set(e, "%s: output failed earlier", w->name);
+    if (w->binary && flush_block(w, e) < 0)
+        return -1;
+    if (emit(w, b->p, b->len, e) < 0) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+void rec_bytes_free(rec_bytes *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
 }
