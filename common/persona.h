@@ -290,9 +290,13 @@ typedef struct persona_score_opts {
     int use_split;          /* score only the query rows of each member (grouped input) */
     persona_split split;
     int batch;
+    int threads;            /* worker threads without a split (>= 1) */
 } persona_score_opts;
 
-/* maml-score: append `score` to every row (or every query row). */
+/* maml-score: append `score` to every row (or every query row).  Without
+ * a split, pieces of the input are scored on o->threads workers (pmap.h),
+ * in batches aligned on the row's number in the stream, so the output is
+ * the same for any thread count; with one, members go one at a time. */
 int persona_score_stream(const persona_model *pm, const persona_score_opts *o, errctx *e);
 
 #endif

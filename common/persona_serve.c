@@ -10,6 +10,7 @@
  * each buffered row's fields as text until its score is known; the
  * embeddings are a hash table joined by member id.
  */
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "hmap.h"
 #include "nn_loss.h"
+#include "pmap.h"
 #include "banned.h"
 
 #define CHUNK_MEMBERS 256
@@ -442,21 +444,32 @@ typedef struct scorer {
     size_t *lens;
 } scorer;
 
-/* Score rows [from, from + n) of b and write them. */
-static int score_rows(scorer *sc, const rowbuf *b, const int *which, int n, rec_writer *w, errctx *e)
+/* Score rows which[0..n) of b and write them.  The product runs on nb >=
+ * first + n rows, these at positions first.., zeros (no member) at the
+ * others: with nb and first fixed by the row's number in the stream, a
+ * row's score does not depend on where the input was cut. */
+static int score_rows(scorer *sc, const rowbuf *b, const int *which, int n, int first, int nb, rec_writer *w,
+                      errctx *e)
 {
     const persona_model *pm = sc->pm;
     arena_reset(&sc->A);
-    float *m = arena_floats(&sc->A, (size_t)n * (size_t)(b->md ? b->md : 1));
-    float *x = arena_floats(&sc->A, (size_t)n * (size_t)(b->xd ? b->xd : 1));
-    for (int i = 0; i < n; i++) {
-        int r = which[i];
-        memcpy(m + (size_t)i * b->md, b->m + (size_t)r * b->md, (size_t)b->md * sizeof(float));
-        memcpy(x + (size_t)i * b->xd, b->x + (size_t)r * b->xd, (size_t)b->xd * sizeof(float));
-        sc->keys[i] = field(b, r, sc->member_col, &sc->lens[i]);
-        sc->embp[i] = emb_find(sc->emb, sc->keys[i], sc->lens[i]);
+    float *m = arena_floats(&sc->A, (size_t)nb * (size_t)(b->md ? b->md : 1));
+    float *x = arena_floats(&sc->A, (size_t)nb * (size_t)(b->xd ? b->xd : 1));
+    memset(m, 0, (size_t)nb * (size_t)b->md * sizeof(float));
+    memset(x, 0, (size_t)nb * (size_t)b->xd * sizeof(float));
+    for (int i = 0; i < nb; i++) {
+        sc->keys[i] = "";
+        sc->lens[i] = 0;
+        sc->embp[i] = NULL;
     }
-    persona_logits(pm, n, m, x, sc->embp, sc->keys, sc->lens, sc->logits, &sc->A);
+    for (int i = 0; i < n; i++) {
+        int r = which[i], k = first + i;
+        memcpy(m + (size_t)k * b->md, b->m + (size_t)r * b->md, (size_t)b->md * sizeof(float));
+        memcpy(x + (size_t)k * b->xd, b->x + (size_t)r * b->xd, (size_t)b->xd * sizeof(float));
+        sc->keys[k] = field(b, r, sc->member_col, &sc->lens[k]);
+        sc->embp[k] = emb_find(sc->emb, sc->keys[k], sc->lens[k]);
+    }
+    persona_logits(pm, nb, m, x, sc->embp, sc->keys, sc->lens, sc->logits, &sc->A);
     for (int i = 0; i < n; i++) {
         int r = which[i];
         for (int c = 0; c < b->ncols; c++) {
@@ -464,7 +477,7 @@ static int score_rows(scorer *sc, const rowbuf *b, const int *which, int n, rec_
             const char *s = field(b, r, c, &len);
             rec_put_text(w, c, s, len);
         }
-        rec_put_f64(w, b->ncols, nn_sigmoid(sc->logits[i]));
+        rec_put_f64(w, b->ncols, nn_sigmoid(sc->logits[first + i]));
         if (rec_end_row(w, e) < 0)
             return -1;
     }
@@ -505,11 +518,56 @@ static int score_member(scorer *sc, rowbuf *b, const persona_split *sp, ts_ix *o
         which[i] = order[ns + i].i;
     for (int start = 0; start < nq; start += sc->cap) {
         int n = nq - start < sc->cap ? nq - start : sc->cap;
-        if (score_rows(sc, b, which + start, n, w, e) < 0)
+        if (score_rows(sc, b, which + start, n, 0, n, w, e) < 0)
             return -1;
     }
     b->n = 0;
     return 0;
+}
+
+typedef struct score_worker {
+    scorer sc;
+    rowbuf b;
+    int *which; /* (cap) */
+} score_worker;
+
+typedef struct score_ctx {
+    const persona_bind *bind;
+    uint64_t row_base; /* rows of the inputs before this one */
+    score_worker *wk;  /* per worker */
+} score_ctx;
+
+static int score_flush(score_worker *k, int first, rec_writer *w, errctx *e)
+{
+    for (int i = 0; i < k->b.n; i++)
+        k->which[i] = i;
+    int rc = score_rows(&k->sc, &k->b, k->which, k->b.n, first, k->sc.cap, w, e);
+    k->b.n = 0;
+    return rc;
+}
+
+/* Without a split: the rows of a piece in batches aligned on their
+ * number in the stream (pmap.h). */
+static int score_piece(void *ctx, int worker, rec_reader *in, rec_writer *out, errctx *e)
+{
+    score_ctx *c = ctx;
+    score_worker *k = &c->wk[worker];
+    int cap = k->sc.cap;
+    int first = (int)((c->row_base + rec_rows(in)) % (uint64_t)cap);
+    k->b.n = 0;
+    int got;
+    while ((got = rec_next(in, e)) == 1) {
+        if (rowbuf_add(&k->b, in, c->bind, e) < 0)
+            return -1;
+        if (first + k->b.n == cap) {
+            if (score_flush(k, first, out, e) < 0)
+                return -1;
+            first = 0;
+        }
+    }
+    if (got < 0)
+        return -1;
+    return k->b.n ? score_flush(k, first, out, e) : 0;
 }
 
 int persona_score_stream(const persona_model *pm, const persona_score_opts *o, errctx *e)
@@ -525,27 +583,39 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
             return -1;
         }
     }
-    scorer sc;
-    memset(&sc, 0, sizeof sc);
-    sc.pm = pm;
-    sc.emb = &emb;
-    sc.cap = o->batch > 0 ? o->batch : 256;
-    arena_init(&sc.A, persona_score_bytes(pm, sc.cap) +
-                          2 * arena_round((size_t)sc.cap * (size_t)(pm->m_dim + pm->x_dim + 2) * sizeof(float)));
-    sc.logits = xmalloc((size_t)sc.cap * sizeof(float));
-    sc.embp = xmalloc((size_t)sc.cap * sizeof *sc.embp);
-    sc.keys = xmalloc((size_t)sc.cap * sizeof *sc.keys);
-    sc.lens = xmalloc((size_t)sc.cap * sizeof *sc.lens);
-    rowbuf b;
-    memset(&b, 0, sizeof b);
+    int threads = o->use_split || o->threads < 1 ? 1 : o->threads;
+    /* one BLAS thread per worker: the bits of a product do not depend on
+     * the machine (a threaded sgemm splits it differently) */
+    openblas_set_num_threads(1);
+    score_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.wk = xcalloc((size_t)threads, sizeof *ctx.wk);
+    int cap = o->batch > 0 ? o->batch : 256;
+    for (int t = 0; t < threads; t++) {
+        scorer *sc = &ctx.wk[t].sc;
+        sc->pm = pm;
+        sc->emb = &emb;
+        sc->cap = cap;
+        arena_init(&sc->A, persona_score_bytes(pm, cap) +
+                               2 * arena_round((size_t)cap * (size_t)(pm->m_dim + pm->x_dim + 2) * sizeof(float)));
+        sc->logits = xmalloc((size_t)cap * sizeof(float));
+        sc->embp = xmalloc((size_t)cap * sizeof *sc->embp);
+        sc->keys = xmalloc((size_t)cap * sizeof *sc->keys);
+        sc->lens = xmalloc((size_t)cap * sizeof *sc->lens);
+        ctx.wk[t].which = xmalloc((size_t)cap * sizeof(int));
+    }
+    /* with a split: one member at a time, in the calling thread */
+    scorer *sc0 = &ctx.wk[0].sc;
+    rowbuf *b0 = &ctx.wk[0].b;
     ts_ix *order = NULL;
-    int *which = xmalloc((size_t)sc.cap * sizeof *which), which_cap = sc.cap;
+    int *which = ctx.wk[0].which, which_cap = cap;
     rec_writer *w = NULL;
     rec_reader *r = NULL;
     persona_bind bind;
     memset(&bind, 0, sizeof bind);
+    ctx.bind = &bind;
     rec_group g;
-    int have_group = 0, rc = -1;
+    int have_group = 0, rc = -1, ncols = 0;
     char **names = NULL;
     int ninputs = o->ninputs ? o->ninputs : 1;
     for (int f = 0; f < ninputs; f++) {
@@ -560,69 +630,58 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
             goto out;
         }
         if (f == 0) {
-            b.ncols = rec_ncols(r);
-            b.md = pm->m_dim;
-            b.xd = pm->x_dim;
-            sc.member_col = bind.member;
-            names = xcalloc((size_t)b.ncols + 1, sizeof *names);
-            for (int c = 0; c < b.ncols; c++)
+            ncols = rec_ncols(r);
+            for (int t = 0; t < threads; t++) {
+                ctx.wk[t].b.ncols = ncols;
+                ctx.wk[t].b.md = pm->m_dim;
+                ctx.wk[t].b.xd = pm->x_dim;
+                ctx.wk[t].sc.member_col = bind.member;
+            }
+            names = xcalloc((size_t)ncols + 1, sizeof *names);
+            for (int c = 0; c < ncols; c++)
                 names[c] = xstrdup(rec_colname(r, c));
-            names[b.ncols] = xstrdup("score");
+            names[ncols] = xstrdup("score");
             w = rec_writer_open(o->output, o->binary, e);
-            if (!w || rec_writer_header(w, b.ncols + 1, (const char *const *)names, e) < 0)
+            if (!w || rec_writer_header(w, ncols + 1, (const char *const *)names, e) < 0)
                 goto out;
         } else {
-            int same = rec_ncols(r) == b.ncols;
-            for (int c = 0; same && c < b.ncols; c++)
+            int same = rec_ncols(r) == ncols;
+            for (int c = 0; same && c < ncols; c++)
                 same = strcmp(rec_colname(r, c), names[c]) == 0;
             if (!same) {
                 err_set(e, "%s: columns differ from those of the first input", rec_path(r));
                 goto out;
             }
         }
-        if (o->use_split) {
+        if (!o->use_split) {
+            if (pmap_run(r, w, threads, pmap_piece_bytes(), score_piece, &ctx, e) < 0)
+                goto out;
+            ctx.row_base += rec_rows(r);
+        } else {
             rec_group_init(&g, bind.member);
             have_group = 1;
-        }
-        int got;
-        while ((got = rec_next(r, e)) == 1) {
-            if (o->use_split) {
+            int got;
+            while ((got = rec_next(r, e)) == 1) {
                 int step = rec_group_step(&g, r, e);
                 if (step < 0)
                     goto out;
-                if (step == 1 && b.n && score_member(&sc, &b, &o->split, order, which, w, e) < 0)
+                if (step == 1 && b0->n && score_member(sc0, b0, &o->split, order, which, w, e) < 0)
                     goto out;
-            }
-            if (rowbuf_add(&b, r, &bind, e) < 0)
-                goto out;
-            if (o->use_split) {
-                if (b.n > which_cap) {
-                    which_cap = b.cap;
-                    which = xrealloc(which, (size_t)which_cap * sizeof *which);
+                if (rowbuf_add(b0, r, &bind, e) < 0)
+                    goto out;
+                if (b0->n > which_cap) {
+                    which_cap = b0->cap;
+                    which = ctx.wk[0].which = xrealloc(which, (size_t)which_cap * sizeof *which);
                 }
-                order = xrealloc(order, (size_t)b.cap * sizeof *order);
-            } else if (b.n == sc.cap) {
-                for (int i = 0; i < b.n; i++)
-                    which[i] = i;
-                if (score_rows(&sc, &b, which, b.n, w, e) < 0)
-                    goto out;
-                b.n = 0;
+                order = xrealloc(order, (size_t)b0->cap * sizeof *order);
             }
-        }
-        if (got < 0)
-            goto out;
-        if (o->use_split && b.n && score_member(&sc, &b, &o->split, order, which, w, e) < 0)
-            goto out;
-        if (!o->use_split && b.n) {
-            for (int i = 0; i < b.n; i++)
-                which[i] = i;
-            if (score_rows(&sc, &b, which, b.n, w, e) < 0)
+            if (got < 0)
                 goto out;
-            b.n = 0;
-        }
-        if (have_group)
+            if (b0->n && score_member(sc0, b0, &o->split, order, which, w, e) < 0)
+                goto out;
             rec_group_free(&g);
-        have_group = 0;
+            have_group = 0;
+        }
         persona_bind_free(&bind);
         rec_close(r);
         r = NULL;
@@ -636,17 +695,21 @@ out:
     rec_close(r);
     if (w)
         rec_writer_abort(w);
-    for (int c = 0; names && c <= b.ncols; c++)
+    for (int c = 0; names && c <= ncols; c++)
         free(names[c]);
     free(names);
-    rowbuf_free(&b);
     free(order);
-    free(which);
-    arena_free(&sc.A);
-    free(sc.logits);
-    free(sc.embp);
-    free(sc.keys);
-    free(sc.lens);
+    for (int t = 0; t < threads; t++) {
+        score_worker *k = &ctx.wk[t];
+        rowbuf_free(&k->b);
+        free(k->which);
+        arena_free(&k->sc.A);
+        free(k->sc.logits);
+        free(k->sc.embp);
+        free(k->sc.keys);
+        free(k->sc.lens);
+    }
+    free(ctx.wk);
     emb_free(&emb);
     return rc;
 }

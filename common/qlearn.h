@@ -253,6 +253,7 @@ typedef struct qlearn_act_opts {
     const char *output;        /* NULL: stdout */
     int binary;
     int batch;                 /* rows per matrix product */
+    int threads;               /* worker threads (>= 1) */
     const char *action_name;   /* the greedy action's column; NULL: "action" */
     qlearn_policy policy;
 } qlearn_act_opts;
@@ -260,7 +261,8 @@ typedef struct qlearn_act_opts {
 /* policy-act: append q_0..q_{A-1}, action, pi_0..pi_{A-1} to every row,
  * the input columns kept; an input that already has one of these columns
  * is an error (transitions have their logged `action`: the greedy one then
- * needs another name).  Streams: memory is one batch of rows. */
+ * needs another name).  Streams pieces of the input through o->threads
+ * workers (pmap.h); the output is the same for any thread count. */
 int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *e);
 
 #endif

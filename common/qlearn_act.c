@@ -2,53 +2,71 @@
  * qlearn_act.c - policy-act: stream rows, append the Q-values, the greedy
  * action and the policy's probabilities (qlearn.h).
  *
- * Rows are read into a buffer of at most --batch rows: their state
- * features as floats, their fields as text (copied to the output as they
- * came); a full buffer is one matrix product per layer (qlearn_q) and is
- * written in input order.  Memory is one buffer, whatever the input's
- * length or grouping.  Batches may hold rows of two inputs (their columns
- * are the same): the output of several inputs is that of their
- * concatenation, byte for byte.  Another --batch may change the last bit
- * of a Q-value (BLAS kernels differ by matrix size).  BLAS runs on one thread, as in training, so the
- * Q-values do not depend on the machine's core count.
+ * The input goes through pmap (pmap.h): pieces of it are parsed and
+ * scored on worker threads and written in input order.  A worker reads
+ * its rows into a batch buffer: their state features as floats, their
+ * fields as text (copied to the output as they came); a batch is one
+ * matrix product per layer (qlearn_q), always of --batch rows.  Batches
+ * are aligned on the row's number in the whole stream (row i sits at
+ * position i mod batch; positions without a row of this piece are zeros),
+ * so a row meets the very same BLAS kernels wherever the input was cut
+ * into pieces: the output is byte for byte the same for any thread count
+ * and piece size, for text and binary input, and several inputs give what
+ * their concatenation gives.  Another --batch may change the last bit of
+ * a Q-value (BLAS kernels differ by matrix size).  BLAS runs on one
+ * thread per worker, as in training.
  */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pmap.h"
 #include "qlearn.h"
 #include "rec.h"
 #include "banned.h"
 
 typedef struct act_buf {
-    int n, cap, ncols, S;
-    float *s;     /* (cap, S) */
+    int first, n, cap, ncols, S;
+    float *s;     /* (cap, S): row i of the buffer at position first + i */
     size_t *foff; /* (cap * ncols + 1): field c of row i is text[foff[i*ncols+c] .. foff[..+1]) */
     char *text;
     size_t tlen, tcap;
+    float *q;  /* (cap, n_actions) */
+    float *pi; /* (n_actions) */
+    arena A;
 } act_buf;
+
+typedef struct act_ctx {
+    const qlearn_model *qm;
+    const qlearn_policy *pol;
+    const int *sidx; /* state columns in the input */
+    uint64_t row_base; /* rows of the inputs before this one */
+    act_buf *bufs;     /* per worker */
+} act_ctx;
 
 /* Append the reader's current row. */
 static int buf_add(act_buf *b, rec_reader *r, const int *sidx, errctx *e)
 {
     int i = b->n;
+    float *s = b->s + (size_t)(b->first + i) * b->S;
     for (int j = 0; j < b->S; j++)
-        if (rec_f32(r, sidx[j], &b->s[(size_t)i * b->S + j], e) < 0)
+        if (rec_f32(r, sidx[j], &s[j], e) < 0)
             return -1;
     size_t base = (size_t)i * b->ncols;
     if (i == 0)
         b->foff[0] = b->tlen = 0;
     for (int c = 0; c < b->ncols; c++) {
         size_t len;
-        const char *s = rec_str(r, c, &len);
+        const char *f = rec_str(r, c, &len);
         if (b->tlen + len > b->tcap) {
             b->tcap = b->tcap ? b->tcap : 4096;
             while (b->tlen + len > b->tcap)
                 b->tcap *= 2;
             b->text = xrealloc(b->text, b->tcap);
         }
-        memcpy(b->text + b->tlen, s, len);
+        memcpy(b->text + b->tlen, f, len);
         b->tlen += len;
         b->foff[base + (size_t)c + 1] = b->tlen;
     }
@@ -57,43 +75,66 @@ static int buf_add(act_buf *b, rec_reader *r, const int *sidx, errctx *e)
 }
 
 /* Q, action and pi for the buffered rows; write them; empty the buffer. */
-static int buf_flush(const qlearn_model *qm, const qlearn_policy *pol, act_buf *b, float *q, float *pi, arena *A,
-                     rec_writer *w, errctx *e)
+static int buf_flush(const qlearn_model *qm, const qlearn_policy *pol, act_buf *b, rec_writer *w, errctx *e)
 {
-    int na = qm->n_actions, nc = b->ncols;
-    arena_reset(A);
-    qlearn_q(qm, qm->P.w, b->s, b->n, q, A);
+    int na = qm->n_actions, nc = b->ncols, S = b->S;
+    /* the positions without a row are zeros: a full product every time */
+    memset(b->s, 0, (size_t)b->first * (size_t)S * sizeof(float));
+    memset(b->s + (size_t)(b->first + b->n) * S, 0, (size_t)(b->cap - b->first - b->n) * (size_t)S * sizeof(float));
+    arena_reset(&b->A);
+    qlearn_q(qm, qm->P.w, b->s, b->cap, b->q, &b->A);
     for (int i = 0; i < b->n; i++) {
         for (int c = 0; c < nc; c++) {
             size_t k = (size_t)i * nc + (size_t)c;
             rec_put_text(w, c, b->text + b->foff[k], b->foff[k + 1] - b->foff[k]);
         }
-        const float *qi = q + (size_t)i * na;
-        int greedy = qlearn_policy_probs(pol, qi, na, pi);
+        const float *qi = b->q + (size_t)(b->first + i) * na;
+        int greedy = qlearn_policy_probs(pol, qi, na, b->pi);
         for (int a = 0; a < na; a++) {
             rec_put_f32(w, nc + a, qi[a]);
-            rec_put_f32(w, nc + na + 1 + a, pi[a]);
+            rec_put_f32(w, nc + na + 1 + a, b->pi[a]);
         }
         rec_put_i64(w, nc + na, greedy);
         if (rec_end_row(w, e) < 0)
             return -1;
     }
-    b->n = 0;
+    b->first = b->n = 0;
     return 0;
+}
+
+static int act_piece(void *ctx, int worker, rec_reader *in, rec_writer *out, errctx *e)
+{
+    act_ctx *c = ctx;
+    act_buf *b = &c->bufs[worker];
+    b->first = (int)((c->row_base + rec_rows(in)) % (uint64_t)b->cap);
+    b->n = 0;
+    int got;
+    while ((got = rec_next(in, e)) == 1) {
+        if (buf_add(b, in, c->sidx, e) < 0)
+            return -1;
+        if (b->first + b->n == b->cap && buf_flush(c->qm, c->pol, b, out, e) < 0)
+            return -1;
+    }
+    if (got < 0)
+        return -1;
+    return b->n ? buf_flush(c->qm, c->pol, b, out, e) : 0;
 }
 
 int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *e)
 {
     int na = qm->n_actions, S = qm->s_dim, cap = o->batch > 0 ? o->batch : 256;
-    act_buf b;
-    memset(&b, 0, sizeof b);
-    b.cap = cap;
-    b.S = S;
-    b.s = xmalloc((size_t)cap * (size_t)S * sizeof(float));
-    float *q = xmalloc((size_t)cap * (size_t)na * sizeof(float));
-    float *pi = xmalloc((size_t)na * sizeof(float));
-    arena A;
-    arena_init(&A, qlearn_q_bytes(qm, cap));
+    int threads = o->threads > 0 ? o->threads : 1;
+    act_ctx ctx = {.qm = qm, .pol = &o->policy};
+    ctx.bufs = xcalloc((size_t)threads, sizeof *ctx.bufs);
+    for (int t = 0; t < threads; t++) {
+        act_buf *b = &ctx.bufs[t];
+        b->cap = cap;
+        b->S = S;
+        b->s = xmalloc((size_t)cap * (size_t)S * sizeof(float));
+        b->q = xmalloc((size_t)cap * (size_t)na * sizeof(float));
+        b->pi = xmalloc((size_t)na * sizeof(float));
+        arena_init(&b->A, qlearn_q_bytes(qm, cap));
+    }
     openblas_set_num_threads(1);
     /* output: the input's columns, then q_0.., action, pi_0.. */
     int nout = 2 * na + 1;
@@ -107,6 +148,7 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
     }
     extra[na] = xstrdup(o->action_name ? o->action_name : "action");
     int *sidx = xmalloc((size_t)S * sizeof *sidx);
+    ctx.sidx = sidx;
     const char **names = NULL;
     char **first = NULL; /* the first input's column names */
     int ncols = 0, rc = -1;
@@ -133,8 +175,10 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
             }
         if (f == 0) {
             ncols = rec_ncols(r);
-            b.ncols = ncols;
-            b.foff = xmalloc(((size_t)cap * (size_t)ncols + 1) * sizeof *b.foff);
+            for (int t = 0; t < threads; t++) {
+                ctx.bufs[t].ncols = ncols;
+                ctx.bufs[t].foff = xmalloc(((size_t)cap * (size_t)ncols + 1) * sizeof *ctx.bufs[t].foff);
+            }
             first = xcalloc((size_t)ncols + 1, sizeof *first);
             names = xcalloc((size_t)(ncols + nout), sizeof *names);
             for (int c = 0; c < ncols; c++)
@@ -153,22 +197,12 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
                 goto out;
             }
         }
-        int got;
-        while ((got = rec_next(r, e)) == 1) {
-            if (buf_add(&b, r, sidx, e) < 0)
-                goto out;
-            if (b.n == cap && buf_flush(qm, &o->policy, &b, q, pi, &A, w, e) < 0)
-                goto out;
-        }
-        if (got < 0)
+        if (pmap_run(r, w, threads, pmap_piece_bytes(), act_piece, &ctx, e) < 0)
             goto out;
+        ctx.row_base += rec_rows(r);
         rec_close(r);
         r = NULL;
     }
-    /* the last rows; batches run across inputs, so several inputs give
-     * what their concatenation gives */
-    if (b.n && buf_flush(qm, &o->policy, &b, q, pi, &A, w, e) < 0)
-        goto out;
     rc = rec_writer_close(w, e);
     w = NULL;
 out:
@@ -183,11 +217,15 @@ out:
         free(extra[k]);
     free(extra);
     free(sidx);
-    free(b.s);
-    free(b.foff);
-    free(b.text);
-    free(q);
-    free(pi);
-    arena_free(&A);
+    for (int t = 0; t < threads; t++) {
+        act_buf *b = &ctx.bufs[t];
+        free(b->s);
+        free(b->foff);
+        free(b->text);
+        free(b->q);
+        free(b->pi);
+        arena_free(&b->A);
+    }
+    free(ctx.bufs);
     return rc;
 }

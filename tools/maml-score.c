@@ -25,6 +25,8 @@ static const char usage_text[] =
     "                           query set of maml-train's split; grouped input)\n"
     "      --query-since TS     score only rows with ts >= TS (grouped input)\n"
     "      --batch N            rows per matrix product [256]\n"
+    "  -j, --threads N          worker threads, 0: all cores [0]; with -q or\n"
+    "                           --query-since, members go one at a time\n"
     "  -b, --binary             write the binary record stream\n"
     "  -o, --output FILE        write FILE atomically (gzip if it ends in .gz)\n"
     "      --quiet              print nothing but errors\n"
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
     persona_score_opts o;
     memset(&o, 0, sizeof o);
     o.batch = 256;
+    o.threads = cli_default_threads();
     const char *model_path = NULL;
     enum { OPT_QSINCE = 256, OPT_BATCH, OPT_QUIET, OPT_HELP, OPT_VERSION };
     static const struct option longopts[] = {
@@ -48,6 +51,7 @@ int main(int argc, char **argv)
         {"query-frac", required_argument, NULL, 'q'},
         {"query-since", required_argument, NULL, OPT_QSINCE},
         {"batch", required_argument, NULL, OPT_BATCH},
+        {"threads", required_argument, NULL, 'j'},
         {"binary", no_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -56,7 +60,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "m:e:q:bo:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:e:q:j:bo:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm':
             model_path = optarg;
@@ -75,6 +79,9 @@ int main(int argc, char **argv)
             break;
         case OPT_BATCH:
             o.batch = (int)cli_parse_long(optarg, "--batch", 1, 1 << 20);
+            break;
+        case 'j':
+            o.threads = cli_parse_threads(optarg, "--threads");
             break;
         case 'b':
             o.binary = 1;

@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  -a, --action-name NAME   the greedy action's column [action]; transitions\n"
     "                           have their own 'action': use e.g. greedy\n"
     "      --batch N            rows per matrix product [256]\n"
+    "  -j, --threads N          worker threads, 0: all cores [0]\n"
     "  -b, --binary             write the binary record stream\n"
     "  -o, --output FILE        write FILE atomically (gzip if it ends in .gz)\n"
     "      --quiet              print nothing but errors\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     qlearn_act_opts o;
     memset(&o, 0, sizeof o);
     o.batch = 256;
+    o.threads = cli_default_threads();
     const char *model_path = NULL;
     int have_eps = 0, have_temp = 0;
     enum { OPT_BATCH = 256, OPT_QUIET, OPT_HELP, OPT_VERSION };
@@ -50,6 +52,7 @@ int main(int argc, char **argv)
         {"temperature", required_argument, NULL, 'T'},
         {"action-name", required_argument, NULL, 'a'},
         {"batch", required_argument, NULL, OPT_BATCH},
+        {"threads", required_argument, NULL, 'j'},
         {"binary", no_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -58,7 +61,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "m:e:T:a:bo:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:e:T:a:j:bo:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm':
             model_path = optarg;
@@ -81,6 +84,9 @@ int main(int argc, char **argv)
             break;
         case OPT_BATCH:
             o.batch = (int)cli_parse_long(optarg, "--batch", 1, 1 << 20);
+            break;
+        case 'j':
+            o.threads = cli_parse_threads(optarg, "--threads");
             break;
         case 'b':
             o.binary = 1;

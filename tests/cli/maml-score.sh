@@ -62,4 +62,23 @@ t_run maml-score -m "$M" -o "$T/out.tsv" "$T/bad.tsv"
 t_status "a bad feature exits 1" 1
 t_err_has "bad feature named" "bad.tsv:9: column 'x_8': cannot parse 'x' as a number"
 t_ok "no output file after a failure" test ! -e "$T/out.tsv"
+# ---- threads: pieces of the input scored on worker threads ----
+# the same bytes for any thread count and any cut of the input into pieces
+# (batches are aligned on the row's number in the stream), text or binary
+maml-score -m "$M" -e "$T/emb.tsv" -j 1 "$S" > "$T/j1.tsv"
+for j in 2 3; do
+    t_ok "-j $j: the same bytes as -j 1" sh -c "maml-score -m '$M' -e '$T/emb.tsv' -j $j '$S' | cmp -s - '$T/j1.tsv'"
+    t_ok "-j $j, pieces of 5000 bytes: the same bytes" sh -c "RECSTAGE_PIECE_BYTES=5000 maml-score -m '$M' -e '$T/emb.tsv' -j $j '$S' | cmp -s - '$T/j1.tsv'"
+done
+rec-cat --binary -o "$T/members.rec" "$S"
+t_ok "binary input in pieces: the same bytes" sh -c "RECSTAGE_PIECE_BYTES=5000 maml-score -m '$M' -e '$T/emb.tsv' -j 2 '$T/members.rec' | cmp -s - '$T/j1.tsv'"
+head -n 3001 "$S" > "$T/p1.tsv"
+{ head -n 1 "$S"; tail -n +3002 "$S"; } > "$T/p2.tsv"
+t_ok "two inputs in pieces: the bytes of their concatenation" sh -c "RECSTAGE_PIECE_BYTES=7000 maml-score -m '$M' -e '$T/emb.tsv' -j 2 '$T/p1.tsv' '$T/p2.tsv' | cmp -s - '$T/j1.tsv'"
+t_ok "--batch 7 in pieces: the bytes of one piece" sh -c "maml-score -m '$M' --batch 7 -j 1 '$S' > '$T/b7.tsv' && RECSTAGE_PIECE_BYTES=3000 maml-score -m '$M' --batch 7 -j 3 '$S' | cmp -s - '$T/b7.tsv'"
+awk -F'\t' -v OFS='\t' 'NR == 4321 { $20 = "1e" } NR == 5000 { $3 = "" } 1' "$S" > "$T/bad2.tsv"
+t_run env RECSTAGE_PIECE_BYTES=2000 maml-score -m "$M" -j 3 -o "$T/out.tsv" "$T/bad2.tsv"
+t_status "a bad feature in a late piece exits 1" 1
+t_err_has "the first error in the input, by line" "bad2.tsv:4321: column 'x_8': cannot parse '1e' as a number"
+t_ok "no output file after a failure on threads" test ! -e "$T/out.tsv"
 t_done

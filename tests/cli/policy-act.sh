@@ -118,4 +118,26 @@ if [ -w /dev/full ]; then
     t_status "a write error on stdout exits 1" 1
     t_err_has "write error named" "write error"
 fi
+# ---- threads: pieces of the input on worker threads ----
+# a model of the notif-sim sample (7 state features, hidden 64,64): the same
+# bytes for any thread count and any cut into pieces, text or binary input
+N=$ROOT/data-samples/notif.tsv
+cql-ddqn-train -o "$T/n.model" --steps 50 --quiet "$N"
+policy-act -m "$T/n.model" $G -j 1 "$N" > "$T/nj1.tsv"
+for j in 2 3; do
+    t_ok "-j $j: the same bytes as -j 1" sh -c "policy-act -m '$T/n.model' $G -j $j '$N' | cmp -s - '$T/nj1.tsv'"
+    t_ok "-j $j, pieces of 3000 bytes: the same bytes" sh -c "RECSTAGE_PIECE_BYTES=3000 policy-act -m '$T/n.model' $G -j $j '$N' | cmp -s - '$T/nj1.tsv'"
+done
+rec-cat --binary -o "$T/n.rec" "$N"
+t_ok "binary input on threads: the same bytes" sh -c "policy-act -m '$T/n.model' $G -j 2 '$T/n.rec' | cmp -s - '$T/nj1.tsv'"
+t_ok "binary output on threads reads back to the same" sh -c "RECSTAGE_PIECE_BYTES=3000 policy-act -m '$T/n.model' $G -j 3 --binary '$N' | rec-cat | cmp -s - '$T/nj1.tsv'"
+head -n 2001 "$N" > "$T/n1.tsv"
+{ head -n 1 "$N"; tail -n +2002 "$N"; } > "$T/n2.tsv"
+t_ok "two inputs in pieces: the bytes of their concatenation" sh -c "RECSTAGE_PIECE_BYTES=5000 policy-act -m '$T/n.model' $G -j 2 '$T/n1.tsv' '$T/n2.tsv' | cmp -s - '$T/nj1.tsv'"
+t_ok "--batch 7 in pieces: the bytes of one piece" sh -c "policy-act -m '$T/n.model' $G --batch 7 -j 1 '$N' > '$T/nb7.tsv' && RECSTAGE_PIECE_BYTES=3000 policy-act -m '$T/n.model' $G --batch 7 -j 3 '$N' | cmp -s - '$T/nb7.tsv'"
+awk -F'\t' -v OFS='\t' 'NR == 7001 { $5 = "-" } NR == 8000 { NF = 3 } 1' "$N" > "$T/nbad.tsv"
+t_run env RECSTAGE_PIECE_BYTES=2000 policy-act -m "$T/n.model" $G -j 3 -o "$T/nout.tsv" "$T/nbad.tsv"
+t_status "a bad state in a late piece exits 1" 1
+t_err_has "the first error in the input, by line" "nbad.tsv:7001: column 's_hour': cannot parse '-' as a number"
+t_ok "no output file after a failure on threads" test ! -e "$T/nout.tsv"
 t_done
