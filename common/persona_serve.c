@@ -22,6 +22,7 @@
 #include "hmap.h"
 #include "nn_loss.h"
 #include "pmap.h"
+#include "pool.h"
 #include "banned.h"
 
 #define CHUNK_MEMBERS 256
@@ -586,7 +587,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
     int threads = o->use_split || o->threads < 1 ? 1 : o->threads;
     /* one BLAS thread per worker: the bits of a product do not depend on
      * the machine (a threaded sgemm splits it differently) */
-    openblas_set_num_threads(1);
+    pool_blas_single();
     score_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.wk = xcalloc((size_t)threads, sizeof *ctx.wk);

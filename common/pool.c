@@ -47,6 +47,20 @@ struct pool {
     float *grad_out;
 };
 
+/* OpenBLAS's own worker threads: started when the library loads, they
+ * spin (sched_yield) for a while before they sleep, taking about 0.1 s of
+ * a core from a process's first moments; on two cores that is a tenth of
+ * a second-long run.  Its fork handler's shutdown stops them (a later
+ * threaded call starts them again); weak, so another BLAS links too. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void pool_blas_single(void)
+{
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}
+
 static void run_item(pool *p, int item, pool_worker *w)
 {
     if (p->kind == JOB_MAP) {
@@ -149,7 +163,7 @@ pool *pool_new(int nthreads, size_t arena_bytes, int max_shards, size_t grad_n, 
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     /* One BLAS thread per worker, whatever the worker count: see pool.h. */
-    openblas_set_num_threads(1);
+    pool_blas_single();
     if (nthreads > 1) {
         p->threads = arena_heap_calloc((size_t)nthreads - 1, sizeof(pthread_t));
         for (int i = 1; i < nthreads; i++) {

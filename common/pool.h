@@ -44,6 +44,11 @@
 
 typedef struct pool pool;
 
+/* One BLAS thread per calling thread from now on (what pool_new does),
+ * and OpenBLAS's idle threads stopped: for code that calls BLAS from
+ * threads of its own. */
+void pool_blas_single(void);
+
 typedef struct pool_worker {
     int id;       /* 0 .. threads-1 */
     arena arena;  /* this thread's scratch, reset before each shard */

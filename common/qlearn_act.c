@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "pmap.h"
+#include "pool.h"
 #include "qlearn.h"
 #include "rec.h"
 #include "banned.h"
@@ -135,7 +136,7 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
         b->pi = xmalloc((size_t)na * sizeof(float));
         arena_init(&b->A, qlearn_q_bytes(qm, cap));
     }
-    openblas_set_num_threads(1);
+    pool_blas_single();
     /* output: the input's columns, then q_0.., action, pi_0.. */
     int nout = 2 * na + 1;
     char **extra = xcalloc((size_t)nout, sizeof *extra);
