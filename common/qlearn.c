@@ -552,11 +552,16 @@ double qlearn_loss(const qlearn_model *qm, const qlearn_loss_cfg *lc, const floa
         arena_release(A, pass);
         const float *qt = nn_mlp_forward(net, wtn, xn, m, &c, A); /* (m, A) target */
         int j = 0;
+        double last_dt = 1, disc = lc->gamma; /* gamma^dt: dt repeats (mostly 1) */
         for (int i = 0; i < n; i++) {
             size_t k = idx[i];
             if (d->done[k])
                 continue;
-            y[i] += pow(lc->gamma, d->dt[k]) * qt[(size_t)j * na + astar[j]];
+            if (d->dt[k] != last_dt) {
+                last_dt = d->dt[k];
+                disc = pow(lc->gamma, last_dt);
+            }
+            y[i] += disc * qt[(size_t)j * na + astar[j]];
             j++;
         }
         arena_release(A, pass);

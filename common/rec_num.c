@@ -309,7 +309,8 @@ unsigned rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d
     char buf[40];
     if (d.ndigits <= 9 && decimal_to_float(s, &d, f) == 0) {
         double a = fabs(*dv);
-        if (d.ndigits <= 6 && (a == 0 || (a >= FLT_MIN && a <= FLT_MAX))) {
+        /* zero only when the digits are (4.9e-3238 underflows to 0) */
+        if (d.ndigits <= 6 && ((a == 0 && d.mant == 0) || (a >= FLT_MIN && a <= FLT_MAX))) {
             /* FLT_DIG: in the normal range %.6g gives these digits back */
             if (canonical_g(&d, 6))
                 caps |= REC_CAN_F32;
@@ -317,7 +318,7 @@ unsigned rec_classify(const char *s, size_t len, int64_t *i, float *f, double *d
             caps |= REC_CAN_F32;
         }
     }
-    if (d.ndigits <= 15 && (*dv == 0 || fabs(*dv) >= DBL_MIN)) { /* DBL_DIG, normal range */
+    if (d.ndigits <= 15 && ((*dv == 0 && d.mant == 0) || fabs(*dv) >= DBL_MIN)) { /* DBL_DIG, normal range */
         if (canonical_g(&d, 15))
             caps |= REC_CAN_F64;
     } else if ((size_t)rec_format_f64(buf, sizeof buf, *dv) == len && memcmp(buf, s, len) == 0) {

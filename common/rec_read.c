@@ -96,6 +96,9 @@ struct rec_reader {
     uint64_t rows;
     uint64_t cur_line;
     int at_eof;
+    int csv_pending;  /* csv_err waits until the rows before it are read */
+    errctx csv_err;
+    int cr_at_end;    /* the last byte given to libcsv was a CR ending a line */
     int is_piece; /* cut off another reader by rec_take: its bytes end with it */
 };
 
@@ -241,9 +244,15 @@ static void field_cb(void *s, size_t len, void *data)
 {
     rec_reader *r = data;
     if (!r->building) {
+        /* the row starts where its first field does: that field ends on
+         * this line, less the line ends inside it (a quoted field) */
+        uint64_t inside = 0;
+        const unsigned char *f = s;
+        for (size_t k = 0; k < len; k++)
+            inside += f[k] == '\n' || (f[k] == '\r' && (k + 1 == len || f[k + 1] != '\n'));
         r->building = 1;
         r->building_first = r->nf;
-        r->building_line = r->phys_line;
+        r->building_line = r->phys_line - inside;
     }
     if (r->flen + len + 1 > r->fcap) {
         while (r->flen + len + 1 > r->fcap)
@@ -322,37 +331,72 @@ static int csv_fail(rec_reader *r, errctx *e)
 
 /* Parse the next bytes of input (at least one, or the end) into the row
  * store. */
+/* An error found while parsing ahead: rows completed before it are read
+ * first (as reading one row at a time would find them), then it is
+ * reported. */
+static int csv_defer(rec_reader *r, errctx *e, const errctx *err)
+{
+    r->csv_done = 1;
+    if (r->rq_pos < r->nrq) {
+        r->csv_pending = 1;
+        r->csv_err = *err;
+        return 0;
+    }
+    *e = *err;
+    return -1;
+}
+
+/* The next line end at or after p, the CR of a CR LF or a lone CR (where
+ * libcsv ends a row too) or an LF; NULL if none before end. */
+static const unsigned char *csv_eol(const unsigned char *p, const unsigned char *end)
+{
+    for (const unsigned char *q = p; q < end; q++)
+        if (*q == '\n' || *q == '\r')
+            return q;
+    return NULL;
+}
+
 static int csv_step(rec_reader *r, errctx *e)
 {
-    {
-        ssize_t avail = buf_need(r, 1, e);
-        if (avail < 0)
-            return -1;
-        if (avail == 0) {
-            if (csv_fini(&r->csv, field_cb, row_cb, r) != 0)
-                return csv_fail(r, e);
-            r->csv_done = 1;
-            return 0;
+    errctx err;
+    ssize_t avail = buf_need(r, 1, e);
+    if (avail < 0)
+        return -1;
+    if (avail == 0) {
+        if (csv_fini(&r->csv, field_cb, row_cb, r) != 0)
+            return csv_defer(r, e, (csv_fail(r, &err), &err));
+        r->csv_done = 1;
+        return 0;
+    }
+    unsigned char *p = r->buf + r->buf_pos, *end = p + avail;
+    unsigned char *nul = memchr(p, 0, (size_t)avail);
+    if (nul)
+        end = nul; /* parse the rows before it */
+    while (p < end) {
+        const unsigned char *eol = csv_eol(p, end);
+        size_t len = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
+        int crlf = eol && *eol == '\r' && eol + 1 < end && eol[1] == '\n';
+        if (crlf)
+            len++;
+        if (p == r->buf + r->buf_pos && r->cr_at_end && *p == '\n') {
+            /* the LF of a CR LF cut between two reads: its line was counted */
+            len = 1;
+            eol = NULL;
         }
-        unsigned char *p = r->buf + r->buf_pos, *end = p + avail;
-        unsigned char *nul = memchr(p, 0, (size_t)avail);
-        if (nul) {
-            uint64_t line = r->phys_line;
-            for (unsigned char *q = p; q < nul; q++)
-                line += *q == '\n';
-            r->cur_line = line;
-            return rec_error(r, -1, e, "NUL byte in text input (binary file?)");
+        r->cr_at_end = 0;
+        if (csv_parse(&r->csv, p, len, field_cb, row_cb, r) != len)
+            return csv_defer(r, e, (csv_fail(r, &err), &err));
+        p += len;
+        if (eol) {
+            r->phys_line++;
+            r->cr_at_end = *eol == '\r' && !crlf && p == r->buf + r->buf_len;
         }
-        while (p < end) {
-            unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t len = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
-            if (csv_parse(&r->csv, p, len, field_cb, row_cb, r) != len)
-                return csv_fail(r, e);
-            p += len;
-            if (nl)
-                r->phys_line++;
-        }
-        r->buf_pos = r->buf_len;
+    }
+    r->buf_pos = (size_t)(p - r->buf);
+    if (nul) {
+        r->cur_line = r->phys_line;
+        rec_error(r, -1, &err, "NUL byte in text input (binary file?)");
+        return csv_defer(r, e, &err);
     }
     return 0;
 }
@@ -364,6 +408,11 @@ static int text_fill(rec_reader *r, errctx *e)
         store_compact(r);
         if (csv_step(r, e) < 0)
             return -1;
+    }
+    if (r->rq_pos == r->nrq && r->csv_pending) {
+        r->csv_pending = 0;
+        *e = r->csv_err;
+        return -1;
     }
     return 0;
 }
@@ -462,35 +511,56 @@ static int tsv_next(rec_reader *r, errctx *e)
     return 1;
 }
 
+/* Remove the UTF-8 byte order mark at buf + buf_pos + at, if there is
+ * one; 1 if it was there. */
+static int drop_bom(rec_reader *r, size_t at)
+{
+    unsigned char *p = r->buf + r->buf_pos + at;
+    size_t avail = r->buf_len - r->buf_pos - at;
+    if (avail < 3 || memcmp(p, "\xef\xbb\xbf", 3) != 0)
+        return 0;
+    memmove(p, p + 3, avail - 3);
+    r->buf_len -= 3;
+    return 1;
+}
+
 static int text_open(rec_reader *r, errctx *e)
 {
-    /* The delimiter comes from the header line: tab if it has one. */
-    size_t scanned = 0;
+    /* The header is the first line that is not blank (empty, or a lone
+     * CR).  The delimiter comes from it: tab if it has one, else comma if
+     * it has one.  A UTF-8 byte order mark at the start of the input or
+     * of the header line is no part of a name. */
+    size_t h = 0, hl = 0; /* the header line: offset from buf_pos, length */
     int found = 0;
-    for (;;) {
-        ssize_t avail = buf_need(r, scanned + 1, e);
-        if (avail < 0)
-            return -1;
-        if ((size_t)avail <= scanned)
-            break;
-        unsigned char *p = r->buf + r->buf_pos;
-        if (memchr(p + scanned, '\n', (size_t)avail - scanned)) {
-            found = 1;
-            break;
+    for (int first = 1;; first = 0) {
+        size_t scanned = h;
+        unsigned char *nl = NULL;
+        for (;;) {
+            ssize_t avail = buf_need(r, scanned + 1, e);
+            if (avail < 0)
+                return -1;
+            if ((size_t)avail <= scanned)
+                break;
+            nl = memchr(r->buf + r->buf_pos + scanned, '\n', (size_t)avail - scanned);
+            if (nl)
+                break;
+            scanned = (size_t)avail;
         }
-        scanned = (size_t)avail;
+        if (first || h > 0)
+            if (drop_bom(r, h) && nl)
+                nl -= 3;
+        unsigned char *p = r->buf + r->buf_pos;
+        size_t avail = r->buf_len - r->buf_pos;
+        if (h >= avail)
+            return err_set(e, "%s: empty input (a header line is required)", r->path);
+        found = nl != NULL;
+        hl = (found ? (size_t)(nl - p) : avail) - h;
+        size_t content = hl && p[h + hl - 1] == '\r' ? hl - 1 : hl;
+        if (content > 0 || !found)
+            break;
+        h += hl + 1; /* a blank line before the header */
     }
-    unsigned char *p = r->buf + r->buf_pos;
-    size_t avail = r->buf_len - r->buf_pos;
-    if (avail >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) { /* a UTF-8 byte order mark */
-        r->buf_pos += 3;
-        p += 3;
-        avail -= 3;
-    }
-    unsigned char *nl = found ? memchr(p, '\n', avail) : p + avail;
-    size_t hl = (size_t)(nl - p);
-    if (avail == 0)
-        return err_set(e, "%s: empty input (a header line is required)", r->path);
+    unsigned char *p = r->buf + r->buf_pos + h;
     r->delim = memchr(p, '\t', hl) ? '\t' : memchr(p, ',', hl) ? ',' : '\t';
     if (r->delim == '\t') {
         char *line;
@@ -901,6 +971,11 @@ static int take_csv(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
         if (csv_step(r, e) < 0)
             return -1;
     size_t nrows = r->nrq - r->rq_pos;
+    if (!nrows && r->csv_pending) {
+        r->csv_pending = 0;
+        *e = r->csv_err;
+        return -1;
+    }
     if (!nrows)
         return 0;
     size_t f0 = r->row_first[r->rq_pos], f1 = r->building ? r->building_first : r->nf;

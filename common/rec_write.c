@@ -236,6 +236,16 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
         }
     }
     hmap_free(seen);
+    /* a TSV header must read back as itself (rec_open decides the
+     * delimiter from it, and drops a byte order mark) */
+    if (!w->binary && ncols == 1 && strchr(names[0], ','))
+        return err_set(e, "%s: column '%s': a TSV of one column whose name has a comma reads back as CSV; rename "
+                          "it, or write the binary stream",
+                       w->name, names[0]);
+    if (!w->binary && strncmp(names[0], "\xef\xbb\xbf", 3) == 0)
+        return err_set(e, "%s: column '%s' starts with a byte order mark, which TSV readers drop; rename it, or "
+                          "write the binary stream",
+                       w->name, names[0]);
     setup_cols(w, ncols, names);
     if (!w->binary) {
         for (int i = 0; i < ncols; i++)

@@ -87,15 +87,13 @@ static int copy(const char *path, const char *out, int binary, table *t)
     t->names = calloc((size_t)t->ncols, sizeof *t->names);
     for (int c = 0; c < t->ncols; c++)
         t->names[c] = strdup(rec_colname(r, c));
-    if ((!binary && t->ncols == 1 && strchr(t->names[0], ',') && fuzz_ignored("comma-name")) ||
-        (!binary && strncmp(t->names[0], "\xef\xbb\xbf", 3) == 0 && fuzz_ignored("bom-name"))) {
-        rec_close(r);
-        return 0;
-    }
     rec_writer *w = rec_writer_open(out, binary, &e);
     FUZZ_CHECK(w, "cannot open %s: %s", out, e.msg);
     if (rec_writer_header(w, t->ncols, rec_colnames(r), &e) < 0) {
-        FUZZ_CHECK(e.msg[0], "rec_writer_header failed without a message");
+        /* only headers TSV cannot hold are refused */
+        FUZZ_CHECK(strstr(e.msg, "reads back as CSV") || strstr(e.msg, "byte order mark") ||
+                       strstr(e.msg, "binary record stream holds at most"),
+                   "rec_writer_header refused: %s", e.msg);
         rec_writer_abort(w);
         rec_close(r);
         return 0;
@@ -170,8 +168,6 @@ static void same(const char *path, const table *t, const char *what)
         for (int c = 0; c < t->ncols; c++) {
             size_t len, k = row * (size_t)t->ncols + (size_t)c;
             const char *s = rec_str(r, c, &len);
-            if (fuzz_ignored("underflow") && fuzz_underflows(t->cells[k], t->lens[k]))
-                continue;
             FUZZ_CHECK(len == t->lens[k] && memcmp(s, t->cells[k], len) == 0,
                        "the %s copy changes row %zu column '%s': '%.*s' became '%.*s'", what, row + 1,
                        t->names[c], (int)(t->lens[k] > 80 ? 80 : t->lens[k]), t->cells[k],

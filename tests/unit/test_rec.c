@@ -311,6 +311,128 @@ static void test_format_and_classify(void)
     check(broken == 0, "every type a field may take prints it back unchanged (%d broken)", broken);
 }
 
+/* Lines and rows of a file: "line:field|field" per row, or the error. */
+static char *lines_of(const char *path, errctx *e)
+{
+    rec_reader *r = rec_open(path, e);
+    if (!r)
+        return NULL;
+    size_t cap = 1024, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    int got;
+    while ((got = rec_next(r, e)) == 1) {
+        char num[32];
+        int k = snprintf(num, sizeof num, "%llu:", (unsigned long long)rec_line(r));
+        while (len + (size_t)k + 2 >= cap)
+            out = realloc(out, cap *= 2);
+        memcpy(out + len, num, (size_t)k + 1);
+        len += (size_t)k;
+        for (int c = 0; c < rec_ncols(r); c++) {
+            size_t n;
+            const char *s = rec_str(r, c, &n);
+            while (len + n + 2 >= cap)
+                out = realloc(out, cap *= 2);
+            memcpy(out + len, s, n);
+            len += n;
+            out[len++] = c + 1 < rec_ncols(r) ? '|' : '\n';
+            out[len] = '\0';
+        }
+    }
+    rec_close(r);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Headers after blank lines and byte order marks; CSV line ends and the
+ * order of errors (fuzzer findings). */
+static void test_header_and_lines(void)
+{
+    errctx e;
+    struct {
+        const char *what, *text, *names, *rows;
+    } cases[] = {
+        {"blank lines before a CSV header", "\n\r\na,b\n1,2\n", "a|b", "4:1|2\n"},
+        {"blank lines before a TSV header", "\n\na\tb\n1\t2\n", "a|b", "4:1|2\n"},
+        {"a BOM, then blank lines", "\xef\xbb\xbf\n\na,b\n1,2\n", "a|b", "4:1|2\n"},
+        {"blank lines, then a BOM", "\n\xef\xbb\xbf" "a\tb\n1\t2\n", "a|b", "3:1|2\n"},
+        {"a BOM before a CSV header", "\xef\xbb\xbf" "a,b\n1,2\n", "a|b", "2:1|2\n"},
+        {"CSV: a lone CR ends a line", "a,b\r1,2\r3,4\r\n5,6\n", "a|b", "2:1|2\n3:3|4\n4:5|6\n"},
+        {"CSV: a CR in quotes counts a line", "a,b\n\"x\ry\",2\n3,4\n", "a|b", "2:x\ry|2\n4:3|4\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        write_file(tpath("h.txt"), cases[k].text, strlen(cases[k].text));
+        rec_reader *r = rec_open(tpath("h.txt"), &e);
+        check(r != NULL, "%s: opens: %s", cases[k].what, r ? "" : e.msg);
+        if (!r)
+            continue;
+        char names[256] = "";
+        for (int c = 0; c < rec_ncols(r); c++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", c ? "|" : "", rec_colname(r, c));
+        check(strcmp(names, cases[k].names) == 0, "%s: columns '%s', want '%s'", cases[k].what, names,
+              cases[k].names);
+        rec_close(r);
+        char *rows = lines_of(tpath("h.txt"), &e);
+        check(rows && strcmp(rows, cases[k].rows) == 0, "%s: rows '%s', want '%s'", cases[k].what,
+              rows ? rows : e.msg, cases[k].rows);
+        free(rows);
+    }
+    /* an error found while parsing ahead comes after the rows before it:
+     * a short row on line 3, a stray quote on line 40, both in one read */
+    char big[4096];
+    size_t n = (size_t)snprintf(big, sizeof big, "a,b\n1,2\n3,4,5\n");
+    for (int i = 4; i < 40; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%d,%d\n", i, i);
+    n += (size_t)snprintf(big + n, sizeof big - n, "x\"y,1\n");
+    write_file(tpath("order.csv"), big, n);
+    char *rows = lines_of(tpath("order.csv"), &e);
+    check(!rows && strstr(e.msg, "order.csv:3: expected 2 fields, found 3"), "the short row first: %s",
+          rows ? "no error" : e.msg);
+    free(rows);
+    big[10] = '6'; /* "3,4,5" -> "3,4,6": still short; now fix it */
+    memcpy(big + 8, "3,456\n", 6);
+    write_file(tpath("order.csv"), big, n);
+    rows = lines_of(tpath("order.csv"), &e);
+    check(!rows && strstr(e.msg, "order.csv:40: malformed CSV"), "then the stray quote, on its line: %s",
+          rows ? "no error" : e.msg);
+    free(rows);
+    /* a NUL byte after good rows: the rows, then the error on its line */
+    const char nul[] = "a,b\n1,2\n3,4\n5,\0\n";
+    write_file(tpath("nul.csv"), nul, sizeof nul - 1);
+    rec_reader *r = rec_open(tpath("nul.csv"), &e);
+    int got = 0, rc;
+    while (r && (rc = rec_next(r, &e)) == 1)
+        got++;
+    check(r && got == 2 && strstr(e.msg, "nul.csv:4: NUL byte"), "CSV: 2 rows before a NUL on line 4: %d, %s", got,
+          e.msg);
+    rec_close(r);
+
+    /* TSV headers that would not read back are refused */
+    const char *comma[] = {"a,b"};
+    rec_writer *w = rec_writer_open(tpath("w.tsv"), 0, &e);
+    check(rec_writer_header(w, 1, comma, &e) < 0 && strstr(e.msg, "reads back as CSV"),
+          "one TSV column named 'a,b' refused: %s", e.msg);
+    rec_writer_abort(w);
+    const char *bom[] = {"\xef\xbb\xbfx", "y"};
+    w = rec_writer_open(tpath("w.tsv"), 0, &e);
+    check(rec_writer_header(w, 2, bom, &e) < 0 && strstr(e.msg, "byte order mark"), "a BOM-led name refused: %s",
+          e.msg);
+    rec_writer_abort(w);
+    w = rec_writer_open(tpath("w.rec"), 1, &e);
+    check(rec_writer_header(w, 1, comma, &e) == 0, "binary holds a one-column 'a,b': %s", e.msg);
+    rec_writer_abort(w);
+    /* underflow: not a float that prints back */
+    int64_t ci;
+    float cf;
+    double cd;
+    check(rec_classify("4.9e-3238", 9, &ci, &cf, &cd) == 0, "4.9e-3238 is kept as text");
+    check(rec_classify("1e-50", 5, &ci, &cf, &cd) == REC_CAN_F64, "1e-50 is a double, not a float");
+    check((rec_classify("0", 1, &ci, &cf, &cd) & REC_CAN_F32) != 0, "0 is still a float");
+}
+
 static void test_text(void)
 {
     errctx e;
@@ -761,6 +883,7 @@ int main(int argc, char **argv)
     test_numbers();
     test_format_and_classify();
     test_text();
+    test_header_and_lines();
     test_gzip();
     test_binary_round_trip();
     test_writer();
