@@ -519,8 +519,11 @@ static model *parse(const char *path, const unsigned char *buf, size_t size, con
         for (int d = 0; d < p->ndim; d++) {
             uint64_t dim;
             int jr = json_u64(cJSON_GetArrayItem(shape, d), &dim);
-            if (jr == -2) {
-                err_set(e, "%s: tensor '%s': absurd shape (dimension %d beyond 2^53)", path, it->string, d);
+            /* beyond 2^40 a dimension is absurd, and cJSON would not print
+             * it back exactly (it keeps 15 digits when they read back
+             * within a relative 2^-52) */
+            if (jr == -2 || (jr == 0 && dim > (1ull << 40))) {
+                err_set(e, "%s: tensor '%s': absurd shape (dimension %d beyond 2^40)", path, it->string, d);
                 goto fail;
             }
             if (jr < 0) {

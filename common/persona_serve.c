@@ -365,9 +365,7 @@ typedef struct rowbuf {
     int n, cap, ncols, md, xd;
     float *m, *x;
     double *ts;
-    size_t *foff; /* (cap * ncols + 1): field k of row i is text[foff[i*ncols+k] .. foff[..+1]) */
-    char *text;
-    size_t tlen, tcap;
+    rec_rowtext rows; /* the rows' fields, written back as they came */
 } rowbuf;
 
 static void rowbuf_reserve(rowbuf *b, int n)
@@ -380,8 +378,13 @@ static void rowbuf_reserve(rowbuf *b, int n)
     b->m = xrealloc(b->m, (size_t)cap * (size_t)(b->md ? b->md : 1) * sizeof(float));
     b->x = xrealloc(b->x, (size_t)cap * (size_t)(b->xd ? b->xd : 1) * sizeof(float));
     b->ts = xrealloc(b->ts, (size_t)cap * sizeof(double));
-    b->foff = xrealloc(b->foff, ((size_t)cap * (size_t)b->ncols + 1) * sizeof(size_t));
     b->cap = cap;
+}
+
+static void rowbuf_clear(rowbuf *b)
+{
+    b->n = 0;
+    rec_rowtext_clear(&b->rows);
 }
 
 static void rowbuf_free(rowbuf *b)
@@ -389,15 +392,12 @@ static void rowbuf_free(rowbuf *b)
     free(b->m);
     free(b->x);
     free(b->ts);
-    free(b->foff);
-    free(b->text);
+    rec_rowtext_free(&b->rows);
 }
 
 static const char *field(const rowbuf *b, int row, int col, size_t *len)
 {
-    size_t k = (size_t)row * b->ncols + (size_t)col;
-    *len = b->foff[k + 1] - b->foff[k];
-    return b->text + b->foff[k];
+    return rec_rowtext_field(&b->rows, (size_t)row, col, len);
 }
 
 /* Append the reader's current row. */
@@ -413,22 +413,7 @@ static int rowbuf_add(rowbuf *b, rec_reader *r, const persona_bind *bind, errctx
             return -1;
     if (rec_f64(r, bind->time, &b->ts[i], e) < 0)
         return -1;
-    size_t base = (size_t)i * b->ncols;
-    if (i == 0)
-        b->foff[0] = b->tlen = 0;
-    for (int c = 0; c < b->ncols; c++) {
-        size_t len;
-        const char *s = rec_str(r, c, &len);
-        if (b->tlen + len > b->tcap) {
-            b->tcap = b->tcap ? b->tcap : 4096;
-            while (b->tlen + len > b->tcap)
-                b->tcap *= 2;
-            b->text = xrealloc(b->text, b->tcap);
-        }
-        memcpy(b->text + b->tlen, s, len);
-        b->tlen += len;
-        b->foff[base + (size_t)c + 1] = b->tlen;
-    }
+    rec_rowtext_add(&b->rows, r);
     b->n++;
     return 0;
 }
@@ -472,12 +457,7 @@ static int score_rows(scorer *sc, const rowbuf *b, const int *which, int n, int 
     }
     persona_logits(pm, nb, m, x, sc->embp, sc->keys, sc->lens, sc->logits, &sc->A);
     for (int i = 0; i < n; i++) {
-        int r = which[i];
-        for (int c = 0; c < b->ncols; c++) {
-            size_t len;
-            const char *s = field(b, r, c, &len);
-            rec_put_text(w, c, s, len);
-        }
+        rec_rowtext_put(&b->rows, (size_t)which[i], w);
         rec_put_f64(w, b->ncols, nn_sigmoid(sc->logits[first + i]));
         if (rec_end_row(w, e) < 0)
             return -1;
@@ -522,7 +502,7 @@ static int score_member(scorer *sc, rowbuf *b, const persona_split *sp, ts_ix *o
         if (score_rows(sc, b, which + start, n, 0, n, w, e) < 0)
             return -1;
     }
-    b->n = 0;
+    rowbuf_clear(b);
     return 0;
 }
 
@@ -543,7 +523,7 @@ static int score_flush(score_worker *k, int first, rec_writer *w, errctx *e)
     for (int i = 0; i < k->b.n; i++)
         k->which[i] = i;
     int rc = score_rows(&k->sc, &k->b, k->which, k->b.n, first, k->sc.cap, w, e);
-    k->b.n = 0;
+    rowbuf_clear(&k->b);
     return rc;
 }
 
@@ -555,7 +535,7 @@ static int score_piece(void *ctx, int worker, rec_reader *in, rec_writer *out, e
     score_worker *k = &c->wk[worker];
     int cap = k->sc.cap;
     int first = (int)((c->row_base + rec_rows(in)) % (uint64_t)cap);
-    k->b.n = 0;
+    rowbuf_clear(&k->b);
     int got;
     while ((got = rec_next(in, e)) == 1) {
         if (rowbuf_add(&k->b, in, c->bind, e) < 0)
@@ -634,6 +614,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
             ncols = rec_ncols(r);
             for (int t = 0; t < threads; t++) {
                 ctx.wk[t].b.ncols = ncols;
+                rec_rowtext_init(&ctx.wk[t].b.rows, ncols);
                 ctx.wk[t].b.md = pm->m_dim;
                 ctx.wk[t].b.xd = pm->x_dim;
                 ctx.wk[t].sc.member_col = bind.member;

@@ -29,11 +29,9 @@
 #include "banned.h"
 
 typedef struct act_buf {
-    int first, n, cap, ncols, S;
-    float *s;     /* (cap, S): row i of the buffer at position first + i */
-    size_t *foff; /* (cap * ncols + 1): field c of row i is text[foff[i*ncols+c] .. foff[..+1]) */
-    char *text;
-    size_t tlen, tcap;
+    int first, n, cap, S;
+    float *s;          /* (cap, S): row i of the buffer at position first + i */
+    rec_rowtext rows;  /* the rows' fields, written back as they came */
     float *q;  /* (cap, n_actions) */
     float *pi; /* (n_actions) */
     arena A;
@@ -55,22 +53,7 @@ static int buf_add(act_buf *b, rec_reader *r, const int *sidx, errctx *e)
     for (int j = 0; j < b->S; j++)
         if (rec_f32(r, sidx[j], &s[j], e) < 0)
             return -1;
-    size_t base = (size_t)i * b->ncols;
-    if (i == 0)
-        b->foff[0] = b->tlen = 0;
-    for (int c = 0; c < b->ncols; c++) {
-        size_t len;
-        const char *f = rec_str(r, c, &len);
-        if (b->tlen + len > b->tcap) {
-            b->tcap = b->tcap ? b->tcap : 4096;
-            while (b->tlen + len > b->tcap)
-                b->tcap *= 2;
-            b->text = xrealloc(b->text, b->tcap);
-        }
-        memcpy(b->text + b->tlen, f, len);
-        b->tlen += len;
-        b->foff[base + (size_t)c + 1] = b->tlen;
-    }
+    rec_rowtext_add(&b->rows, r);
     b->n++;
     return 0;
 }
@@ -78,17 +61,14 @@ static int buf_add(act_buf *b, rec_reader *r, const int *sidx, errctx *e)
 /* Q, action and pi for the buffered rows; write them; empty the buffer. */
 static int buf_flush(const qlearn_model *qm, const qlearn_policy *pol, act_buf *b, rec_writer *w, errctx *e)
 {
-    int na = qm->n_actions, nc = b->ncols, S = b->S;
+    int na = qm->n_actions, nc = b->rows.ncols, S = b->S;
     /* the positions without a row are zeros: a full product every time */
     memset(b->s, 0, (size_t)b->first * (size_t)S * sizeof(float));
     memset(b->s + (size_t)(b->first + b->n) * S, 0, (size_t)(b->cap - b->first - b->n) * (size_t)S * sizeof(float));
     arena_reset(&b->A);
     qlearn_q(qm, qm->P.w, b->s, b->cap, b->q, &b->A);
     for (int i = 0; i < b->n; i++) {
-        for (int c = 0; c < nc; c++) {
-            size_t k = (size_t)i * nc + (size_t)c;
-            rec_put_text(w, c, b->text + b->foff[k], b->foff[k + 1] - b->foff[k]);
-        }
+        rec_rowtext_put(&b->rows, (size_t)i, w);
         const float *qi = b->q + (size_t)(b->first + i) * na;
         int greedy = qlearn_policy_probs(pol, qi, na, b->pi);
         for (int a = 0; a < na; a++) {
@@ -100,6 +80,7 @@ static int buf_flush(const qlearn_model *qm, const qlearn_policy *pol, act_buf *
             return -1;
     }
     b->first = b->n = 0;
+    rec_rowtext_clear(&b->rows);
     return 0;
 }
 
@@ -109,6 +90,7 @@ static int act_piece(void *ctx, int worker, rec_reader *in, rec_writer *out, err
     act_buf *b = &c->bufs[worker];
     b->first = (int)((c->row_base + rec_rows(in)) % (uint64_t)b->cap);
     b->n = 0;
+    rec_rowtext_clear(&b->rows);
     int got;
     while ((got = rec_next(in, e)) == 1) {
         if (buf_add(b, in, c->sidx, e) < 0)
@@ -176,10 +158,8 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
             }
         if (f == 0) {
             ncols = rec_ncols(r);
-            for (int t = 0; t < threads; t++) {
-                ctx.bufs[t].ncols = ncols;
-                ctx.bufs[t].foff = xmalloc(((size_t)cap * (size_t)ncols + 1) * sizeof *ctx.bufs[t].foff);
-            }
+            for (int t = 0; t < threads; t++)
+                rec_rowtext_init(&ctx.bufs[t].rows, ncols);
             first = xcalloc((size_t)ncols + 1, sizeof *first);
             names = xcalloc((size_t)(ncols + nout), sizeof *names);
             for (int c = 0; c < ncols; c++)
@@ -221,8 +201,7 @@ out:
     for (int t = 0; t < threads; t++) {
         act_buf *b = &ctx.bufs[t];
         free(b->s);
-        free(b->foff);
-        free(b->text);
+        rec_rowtext_free(&b->rows);
         free(b->q);
         free(b->pi);
         arena_free(&b->A);

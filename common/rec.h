@@ -226,6 +226,29 @@ int rec_writer_close(rec_writer *w, errctx *e);
 /* Discard: remove the temporary file.  Frees w. */
 void rec_writer_abort(rec_writer *w);
 
+/* ---- rows kept as text ----
+ *
+ * Tools that append columns to their input keep each row's fields as the
+ * text they came as (rec_str) until the new values are known, then write
+ * them back with rec_put_text: the output copies the input exactly.  Memory
+ * grows with the rows added since the last clear. */
+typedef struct rec_rowtext {
+    int ncols;
+    size_t nrows, cap;
+    size_t *foff; /* (cap * ncols + 1): field c of row i is text[foff[i*ncols+c] .. foff[..+1]) */
+    char *text;
+    size_t tlen, tcap;
+} rec_rowtext;
+
+void rec_rowtext_init(rec_rowtext *t, int ncols);
+void rec_rowtext_clear(rec_rowtext *t); /* no rows, memory kept */
+/* Add r's current row (its ncols first columns). */
+void rec_rowtext_add(rec_rowtext *t, rec_reader *r);
+const char *rec_rowtext_field(const rec_rowtext *t, size_t row, int col, size_t *len);
+/* Put the row's fields to columns 0..ncols-1 of w (rec_put_text). */
+void rec_rowtext_put(const rec_rowtext *t, size_t row, rec_writer *w);
+void rec_rowtext_free(rec_rowtext *t);
+
 /* ---- pieces of output, formatted on other threads ----
  *
  * A piece writer has the columns and format of w and collects rows

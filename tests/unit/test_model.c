@@ -12,20 +12,12 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "tfiles.h"
 #include "cli.h"
 #include "model.h"
 #include "banned.h"
 
-static char dir[256];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
 
 /* Write a safetensors file by hand: header JSON, padding, float bytes. */
 static void handmade(const char *path, const char *json, const float *data, size_t nfloats, int64_t fake_len)
@@ -127,7 +119,7 @@ static void test_round_trip(void)
     model_free(m);
     int leftovers = 0;
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c tmp", dir);
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c tmp", tdir);
     FILE *p = popen(cmd, "r");
     if (p) {
         if (fscanf(p, "%d", &leftovers) != 1)
@@ -247,15 +239,10 @@ int main(int argc, char **argv)
 {
     (void)argc;
     cli_init(argv[0]);
-    snprintf(dir, sizeof dir, "%s/recstage-model.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir))
-        return 2;
+    tdir_make("model");
     test_round_trip();
     test_handmade();
     test_rejections();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    tdir_remove();
     return check_done("test_model");
 }

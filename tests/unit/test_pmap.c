@@ -12,47 +12,11 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "tfiles.h"
 #include "cli.h"
 #include "pmap.h"
 #include "rec.h"
 #include "banned.h"
-
-static char dir[256];
-
-static const char *tpath(const char *name)
-{
-    static char buf[16][512];
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-}
-
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        *n = 0;
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, fp);
-    b[*n] = '\0';
-    fclose(fp);
-    return b;
-}
 
 static const char *out_names[] = {"id", "x", "s", "row", "line", "x2"};
 
@@ -324,17 +288,10 @@ int main(int argc, char **argv)
 {
     (void)argc;
     cli_init(argv[0]);
-    snprintf(dir, sizeof dir, "%s/recstage-pmap.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tdir_make("pmap");
     test_text();
     test_binary();
     test_fn_error();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    tdir_remove();
     return check_done("test_pmap");
 }

@@ -26,25 +26,8 @@
 #include "qlearn.h"
 #include "rng.h"
 #include "check.h"
+#include "tfiles.h"
 #include "banned.h"
-
-static char tmpdir[256];
-
-static void tmp_path(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
 
 /* ---- the fatigue MDP ----------------------------------------------------
  *
@@ -565,7 +548,7 @@ static void train_cfg(qlearn_train_cfg *tc)
 static void test_tabular(void)
 {
     char path[512];
-    tmp_path(path, sizeof path, "mdp.tsv");
+    snprintf(path, sizeof path, "%s", tpath("mdp.tsv"));
     write_mdp_file(path, 11, 4000);
     errctx e;
     qlearn_data d;
@@ -645,7 +628,7 @@ static void test_tabular(void)
 static void test_threads(void)
 {
     char path[512];
-    tmp_path(path, sizeof path, "small.tsv");
+    snprintf(path, sizeof path, "%s", tpath("small.tsv"));
     write_mdp_file(path, 12, 60);
     errctx e;
     qlearn_data d;
@@ -681,8 +664,8 @@ static void test_diverge(void)
     /* rewards near the float limit with a squared loss: the gradient of
      * the output bias overflows on the first step */
     char path[512];
-    tmp_path(path, sizeof path, "huge.tsv");
-    write_file(path, "episode\tt\ts_0\taction\tpropensity\tr_a\tr_b\n"
+    snprintf(path, sizeof path, "%s", tpath("huge.tsv"));
+    write_text(path, "episode\tt\ts_0\taction\tpropensity\tr_a\tr_b\n"
                      "e1\t0\t1\t0\t0.5\t1e38\t1e38\n"
                      "e1\t1\t2\t1\t0.5\t1e38\t1e38\n"
                      "e2\t0\t0\t1\t0.5\t1e38\t1e38\n");
@@ -713,8 +696,8 @@ static void test_diverge(void)
 static void expect_error(const char *name, const char *text, const char *weights, const char *want)
 {
     char path[512];
-    tmp_path(path, sizeof path, name);
-    write_file(path, text);
+    snprintf(path, sizeof path, "%s", tpath(name));
+    write_text(path, text);
     errctx e;
     qlearn_data d;
     int rc = load(&d, path, weights, 2, &e);
@@ -724,8 +707,8 @@ static void expect_error(const char *name, const char *text, const char *weights
 static void test_load(void)
 {
     char path[512];
-    tmp_path(path, sizeof path, "ok.tsv");
-    write_file(path, "episode\tt\ts_0\ts_1\taction\tpropensity\tr_visit\tr_send\tdt\tother\n"
+    snprintf(path, sizeof path, "%s", tpath("ok.tsv"));
+    write_text(path, "episode\tt\ts_0\ts_1\taction\tpropensity\tr_visit\tr_send\tdt\tother\n"
                      "a\t1\t0.5\t1\t1\t0.25\t1\t1\t2\tx\n"
                      "a\t3\t0.5\t2\t0\t1\t0\t0\t1.5\ty\n"
                      "b\t0\t1\t0\t1\t0.5\t1\t1\t1\tz\n");
@@ -741,8 +724,8 @@ static void test_load(void)
     qlearn_data_free(&d);
     /* no dt column: dt 1; no --weights: every reward weighs 1; a reward not
      * named weighs 0 */
-    tmp_path(path, sizeof path, "nodt.tsv");
-    write_file(path, HEAD "a\t1\t0\t1\t1\t0.5\t1\t1\n");
+    snprintf(path, sizeof path, "%s", tpath("nodt.tsv"));
+    write_text(path, HEAD "a\t1\t0\t1\t1\t0.5\t1\t1\n");
     check(load(&d, path, NULL, 2, &e) == 0 && d.dt[0] == 1 && d.r[0] == 2 && !d.dt_col, "defaults: dt 1, weights 1");
     qlearn_data_free(&d);
     check(load(&d, path, "r_send=3", 2, &e) == 0 && d.r[0] == 3, "unnamed rewards weigh 0");
@@ -773,8 +756,8 @@ static void test_load(void)
     expect_error("hugereward.tsv", HEAD "a\t1\t0\t1\t1\t0.5\t1e300\t1\n", NULL,
                  "hugereward.tsv:2: the weighted reward 1e+300 is beyond the range of a 32-bit float");
     /* --dt-col given explicitly: the column must exist */
-    tmp_path(path, sizeof path, "nodt2.tsv");
-    write_file(path, HEAD "a\t1\t0\t1\t1\t0.5\t1\t1\n");
+    snprintf(path, sizeof path, "%s", tpath("nodt2.tsv"));
+    write_text(path, HEAD "a\t1\t0\t1\t1\t0.5\t1\t1\n");
     qlearn_colspec spec;
     qlearn_colspec_defaults(&spec);
     spec.dt = "delta";
@@ -834,7 +817,7 @@ static void test_policy(void)
 static void test_model_file(void)
 {
     char path[512], mpath[512];
-    tmp_path(path, sizeof path, "mf.tsv");
+    snprintf(path, sizeof path, "%s", tpath("mf.tsv"));
     write_mdp_file(path, 13, 30);
     errctx e;
     qlearn_data d;
@@ -852,7 +835,7 @@ static void test_model_file(void)
     check(qlearn_train(&qm, &d, &tc, &res, &e) == 0, "train: %s", e.msg);
     cli_verbosity = 0;
     model *m = qlearn_model_to_file(&qm, &d, &tc, &e);
-    tmp_path(mpath, sizeof mpath, "q.model");
+    snprintf(mpath, sizeof mpath, "%s", tpath("q.model"));
     check(m && model_write(m, mpath, "test", &e) == 0, "write: %s", e.msg);
     check(strcmp(model_meta_get(m, "weights"), "r_visit=1,r_send=-0.05") == 0, "weights as NAME=W: %s",
           model_meta_get(m, "weights"));
@@ -888,7 +871,7 @@ static void test_model_file(void)
 static void test_sample(void)
 {
     char path[512];
-    tmp_path(path, sizeof path, "sample.tsv");
+    snprintf(path, sizeof path, "%s", tpath("sample.tsv"));
     write_mdp_file(path, 1, 60);
     FILE *a = fopen(path, "rb"), *b = fopen("data-samples/transitions.tsv", "rb");
     check(b != NULL, "data-samples/transitions.tsv exists (run from the repository root)");
@@ -913,11 +896,7 @@ int main(int argc, char **argv)
         write_mdp_file(argv[2], 1, 60);
         return 0;
     }
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_qlearn.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tdir_make("qlearn");
     test_hand();
     test_alpha_zero();
     test_fd();
@@ -928,9 +907,6 @@ int main(int argc, char **argv)
     test_diverge();
     test_tabular();
     test_sample();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    tdir_remove();
     return check_done("test_qlearn");
 }

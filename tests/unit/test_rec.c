@@ -15,77 +15,11 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "tfiles.h"
 #include "cli.h"
 #include "rec.h"
 #include "rng.h"
 #include "banned.h"
-
-static char dir[256];
-
-static const char *tpath(const char *name)
-{
-    static char buf[16][512];
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        *n = 0;
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, fp);
-    fclose(fp);
-    return b;
-}
-
-/* Read a whole file and return its rows joined as "a|b|c\n" lines, or
- * NULL with the error in e. */
-static char *slurp_rows(const char *path, errctx *e)
-{
-    rec_reader *r = rec_open(path, e);
-    if (!r)
-        return NULL;
-    size_t cap = 1024, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    int got;
-    while ((got = rec_next(r, e)) == 1) {
-        for (int c = 0; c < rec_ncols(r); c++) {
-            size_t n;
-            const char *s = rec_str(r, c, &n);
-            while (len + n + 2 >= cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, s, n);
-            len += n;
-            out[len++] = c + 1 < rec_ncols(r) ? '|' : '\n';
-            out[len] = '\0';
-        }
-    }
-    rec_close(r);
-    if (got < 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
 
 static void test_numbers(void)
 {
@@ -311,8 +245,9 @@ static void test_format_and_classify(void)
     check(broken == 0, "every type a field may take prints it back unchanged (%d broken)", broken);
 }
 
-/* Lines and rows of a file: "line:field|field" per row, or the error. */
-static char *lines_of(const char *path, errctx *e)
+/* The rows of a file, a line each, fields joined by '|' (each row led by
+ * "LINE:" when with_lines), or NULL with the error in e. */
+static char *rows_text(const char *path, int with_lines, errctx *e)
 {
     rec_reader *r = rec_open(path, e);
     if (!r)
@@ -322,8 +257,8 @@ static char *lines_of(const char *path, errctx *e)
     out[0] = '\0';
     int got;
     while ((got = rec_next(r, e)) == 1) {
-        char num[32];
-        int k = snprintf(num, sizeof num, "%llu:", (unsigned long long)rec_line(r));
+        char num[32] = "";
+        int k = with_lines ? snprintf(num, sizeof num, "%llu:", (unsigned long long)rec_line(r)) : 0;
         while (len + (size_t)k + 2 >= cap)
             out = realloc(out, cap *= 2);
         memcpy(out + len, num, (size_t)k + 1);
@@ -346,6 +281,9 @@ static char *lines_of(const char *path, errctx *e)
     }
     return out;
 }
+
+static char *slurp_rows(const char *path, errctx *e) { return rows_text(path, 0, e); }
+static char *lines_of(const char *path, errctx *e) { return rows_text(path, 1, e); }
 
 /* Headers after blank lines and byte order marks; CSV line ends and the
  * order of errors (fuzzer findings). */
@@ -529,12 +467,12 @@ static void test_gzip(void)
     free(rows);
     /* two concatenated members, as gzip -c a b > c makes */
     size_t n;
-    unsigned char *one = read_all(tpath("t.tsv.gz"), &n);
+    unsigned char *one = (unsigned char *)read_all(tpath("t.tsv.gz"), &n);
     gz = gzopen(tpath("more.gz"), "wb");
     gzwrite(gz, "5\t6\n", 4);
     gzclose(gz);
     size_t m;
-    unsigned char *two = read_all(tpath("more.gz"), &m);
+    unsigned char *two = (unsigned char *)read_all(tpath("more.gz"), &m);
     unsigned char *cat = malloc(n + m);
     memcpy(cat, one, n);
     memcpy(cat + n, two, m);
@@ -587,7 +525,7 @@ static int convert(const char *in, const char *out, int binary, errctx *e)
 static int same_file(const char *a, const char *b)
 {
     size_t n, m;
-    unsigned char *x = read_all(a, &n), *y = read_all(b, &m);
+    unsigned char *x = (unsigned char *)read_all(a, &n), *y = (unsigned char *)read_all(b, &m);
     int same = x && y && n == m && memcmp(x, y, n) == 0;
     free(x);
     free(y);
@@ -668,7 +606,7 @@ static void test_binary_round_trip(void)
 
     /* truncation anywhere is detected, never a silent short read */
     size_t n;
-    unsigned char *bytes = read_all(b1, &n);
+    unsigned char *bytes = (unsigned char *)read_all(b1, &n);
     int undetected = 0, tried = 0;
     rng g;
     rng_init(&g, 5, 0);
@@ -716,7 +654,7 @@ static void test_binary_round_trip(void)
         rec_writer_close(w, &e);
     }
     size_t n1, n2;
-    unsigned char *p1 = read_all(tpath("p1.rec"), &n1), *p2 = read_all(tpath("p2.rec"), &n2);
+    unsigned char *p1 = (unsigned char *)read_all(tpath("p1.rec"), &n1), *p2 = (unsigned char *)read_all(tpath("p2.rec"), &n2);
     unsigned char *both = malloc(n1 + n2);
     memcpy(both, p1, n1);
     memcpy(both + n1, p2, n2);
@@ -875,11 +813,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     cli_init(argv[0]);
-    snprintf(dir, sizeof dir, "%s/recstage-rec.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tdir_make("rec");
     test_numbers();
     test_format_and_classify();
     test_text();
@@ -889,10 +823,6 @@ int main(int argc, char **argv)
     test_writer();
     test_groups();
     test_group_runs();
-    if (getenv("KEEP")) return check_done("test_rec");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    tdir_remove();
     return check_done("test_rec");
 }

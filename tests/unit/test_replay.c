@@ -18,25 +18,11 @@
 #include "rec.h"
 #include "replay.h"
 #include "check.h"
+#include "tfiles.h"
 #include "banned.h"
 
-static char dir[256];
 
-static const char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
 
 static replay_cfg cfg(int match, int self_norm)
 {
@@ -61,7 +47,7 @@ static replay_cfg cfg(int match, int self_norm)
 static void test_hand(void)
 {
     /* two requests of 3 candidates, 2 slots logged uniformly (1/3, 1/2) */
-    write_file(tpath("log.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
+    write_text(tpath("log.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
                                  "r1\ta\t1\t10\t1\t1\t1\t0\t0.3333333333333333\n"
                                  "r1\tb\t2\t20\t1\t2\t1\t1\t0.5\n"
                                  "r1\tc\t1\t30\t-1\t0\t0\t0\t0\n"
@@ -69,7 +55,7 @@ static void test_hand(void)
                                  "r2\tb\t2\t20\t1\t1\t1\t0\t0.3333333333333333\n"
                                  "r2\tc\t1\t30\t-1\t0\t0\t0\t0\n");
     /* the new lists: a, b for both */
-    write_file(tpath("new.tsv"), "request_id\tslot\titem_id\nr1\t1\ta\nr1\t2\tb\nr2\t1\ta\nr2\t2\tc\n");
+    write_text(tpath("new.tsv"), "request_id\tslot\titem_id\nr1\t1\ta\nr1\t2\tb\nr2\t1\ta\nr2\t2\tc\n");
     replay_cfg c = cfg(REPLAY_PREFIX, 0);
     replay_row *rows;
     int n;
@@ -105,7 +91,7 @@ static void test_hand(void)
     check_close(rows[1].value, 1.0, 1e-9, 0, "self-normalised save");
     free(rows);
     /* a stochastic list: r1 slot 1 a 0.5 / c 0.5, slot 2 b 1; r2 slot 1 b 1, slot 2 a 1 */
-    write_file(tpath("pi.tsv"), "request_id\tslot\titem_id\tpi\nr1\t1\ta\t0.5\nr1\t1\tc\t0.5\nr1\t2\tb\t1\n"
+    write_text(tpath("pi.tsv"), "request_id\tslot\titem_id\tpi\nr1\t1\ta\t0.5\nr1\t1\tc\t0.5\nr1\t2\tb\t1\n"
                                 "r2\t1\tb\t1\nr2\t2\ta\t1\n");
     c = cfg(REPLAY_PREFIX, 0);
     check(replay_run(tpath("log.tsv"), tpath("pi.tsv"), &c, &rows, &n, &e) == 0, "pi lists: %s", e.msg);
@@ -128,16 +114,16 @@ static void test_hand(void)
         {"request_id\tslot\titem_id\nr1\t1\ta\nr1\t2\ta\n", "item 'a' is listed twice in request 'r1'"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
-        write_file(tpath("new.tsv"), bad[k].text);
+        write_text(tpath("new.tsv"), bad[k].text);
         c = cfg(REPLAY_PREFIX, 0);
         int rc = replay_run(tpath("log.tsv"), tpath("new.tsv"), &c, &rows, &n, &e);
         check(rc < 0 && strstr(e.msg, bad[k].want), "bad new lists %zu: %s", k, rc < 0 ? e.msg : "accepted");
     }
-    write_file(tpath("log0.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
+    write_text(tpath("log0.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
                                   "r1\ta\t1\t10\t1\t1\t1\t0\t0\n");
-    write_file(tpath("new.tsv"), "request_id\tslot\titem_id\nr1\t1\ta\n");
+    write_text(tpath("new.tsv"), "request_id\tslot\titem_id\nr1\t1\ta\n");
     /* slot matching refuses a log that is not uniform */
-    write_file(tpath("logpl.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
+    write_text(tpath("logpl.tsv"), "request_id\titem_id\tcategory\tage\tf_0\tslot\tclick\tsave\tpropensity\n"
                                    "r1\ta\t1\t10\t1\t1\t1\t0\t0.6\nr1\tb\t1\t10\t1\t0\t0\t0\t0\n");
     c = cfg(REPLAY_SLOT, 0);
     check(replay_run(tpath("logpl.tsv"), tpath("new.tsv"), &c, &rows, &n, &e) < 0 &&
@@ -316,7 +302,7 @@ static void test_pareto(void)
     pareto_mark(one, 1, 1, &up, out);
     check(out[0] == 1, "a single row is non-dominated");
     errctx e;
-    write_file(tpath("t.tsv"), "config\tclick\tage\nA\t1\t5\nB\t2\t5\nC\t2\t4\nD\t0.5\t1\n");
+    write_text(tpath("t.tsv"), "config\tclick\tage\nA\t1\t5\nB\t2\t5\nC\t2\t4\nD\t0.5\t1\n");
     check(pareto_table(tpath("t.tsv"), "click", "age", tpath("p.tsv"), 0, &e) == 0, "pareto table: %s", e.msg);
     FILE *f = fopen(tpath("p.tsv"), "r");
     char buf[256] = {0};
@@ -332,17 +318,10 @@ int main(int argc, char **argv)
 {
     (void)argc;
     cli_init(argv[0]);
-    snprintf(dir, sizeof dir, "%s/recstage-replay.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tdir_make("replay");
     test_hand();
     test_pareto();
     test_simulated();
-    static const char *const files[] = {"log.tsv", "new.tsv", "pi.tsv", "log0.tsv", "logpl.tsv", "t.tsv", "p.tsv"};
-    for (size_t k = 0; k < sizeof files / sizeof *files; k++)
-        unlink(tpath(files[k]));
-    rmdir(dir);
+    tdir_remove();
     return check_done("test_replay");
 }
