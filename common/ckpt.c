@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn.h"
+#include "nn_optim.h"
 #include "rng.h"
 #include "banned.h"
 
@@ -76,4 +78,42 @@ int ckpt_write(const ckpt_cfg *c, model *m, errctx *e)
     char writer[64];
     snprintf(writer, sizeof writer, "%s %s", c->of, RECSTAGE_VERSION);
     return model_write(m, c->path, writer, e);
+}
+
+int ckpt_save_params(const ckpt_cfg *c, const nn_params *P, const nn_optim *o, long long epoch, long long pos,
+                     const char *prefix, const float *extra, errctx *e)
+{
+    model *m = ckpt_new(c, epoch, pos);
+    int rc = -1;
+    if (nn_params_save(P, m, e) < 0 || nn_optim_save(o, P, m, e) < 0)
+        goto out;
+    for (int i = 0; extra && i < P->ntensors; i++) {
+        char name[NN_NAME_MAX + 32];
+        snprintf(name, sizeof name, "%s%s", prefix, P->t[i].name);
+        if (!model_add(m, name, P->t[i].ndim, P->t[i].shape, extra + P->t[i].offset)) {
+            err_set(e, "tensor '%s': cannot add to the checkpoint", name);
+            goto out;
+        }
+    }
+    rc = ckpt_write(c, m, e);
+out:
+    model_free(m);
+    return rc;
+}
+
+int ckpt_load_params(const ckpt_cfg *c, nn_params *P, nn_optim *o, const char *prefix, float *extra,
+                     long long *epoch, long long *pos, errctx *e)
+{
+    if (ckpt_position(c, epoch, pos, e) < 0 || nn_params_load(P, c->resume, e) < 0 ||
+        nn_optim_load(o, P, c->resume, e) < 0)
+        return -1;
+    for (int i = 0; extra && i < P->ntensors; i++) {
+        char name[NN_NAME_MAX + 32];
+        snprintf(name, sizeof name, "%s%s", prefix, P->t[i].name);
+        model_tensor *t = model_need(c->resume, name, P->t[i].count, e);
+        if (!t)
+            return -1;
+        memcpy(extra + P->t[i].offset, t->data, P->t[i].count * sizeof(float));
+    }
+    return 0;
 }

@@ -58,6 +58,19 @@ model *ckpt_read(const char *path, errctx *e);
 /* Write m to c->path atomically; the writer string names the tool. */
 int ckpt_write(const ckpt_cfg *c, model *m, errctx *e);
 
+/* The usual checkpoint: the parameters P and the optimizer's state o at
+ * (epoch, pos), and, when extra is not NULL, floats laid out like P's
+ * (the target network of cql-ddqn-train) as tensors named prefix + P's
+ * names.  Written to c->path atomically. */
+struct nn_params;
+struct nn_optim;
+int ckpt_save_params(const ckpt_cfg *c, const struct nn_params *P, const struct nn_optim *o, long long epoch,
+                     long long pos, const char *prefix, const float *extra, errctx *e);
+/* Restore P, o (and extra) from c->resume, checked as ckpt_position does;
+ * its position in *epoch, *pos (the caller checks their range). */
+int ckpt_load_params(const ckpt_cfg *c, struct nn_params *P, struct nn_optim *o, const char *prefix, float *extra,
+                     long long *epoch, long long *pos, errctx *e);
+
 /* A trainer's return value when it stopped on request after writing its
  * checkpoint (the tool then exits 128 + ckpt_stop_signal()). */
 #define CKPT_STOPPED (-2)

@@ -202,6 +202,32 @@ uint64_t cli_parse_seed(const char *s, const char *opt)
     return (uint64_t)v;
 }
 
+char **cli_parse_names(const char *s, const char *opt, int *n)
+{
+    char **out = NULL;
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0)
+            cli_usage_error("%s: an empty name in '%s'", opt, s);
+        out = xrealloc(out, ((size_t)*n + 2) * sizeof *out);
+        out[*n] = xmalloc(len + 1);
+        memcpy(out[*n], p, len);
+        out[*n][len] = '\0';
+        for (int j = 0; j < *n; j++)
+            if (strcmp(out[j], out[*n]) == 0)
+                cli_usage_error("%s: '%s' is named twice", opt, out[*n]);
+        (*n)++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    out[*n] = NULL;
+    return out;
+}
+
 int cli_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -53,6 +53,9 @@ void cli_print_version(void) __attribute__((noreturn));
 double cli_parse_double(const char *s, const char *opt, double lo, double hi);
 long long cli_parse_long(const char *s, const char *opt, long long lo, long long hi);
 uint64_t cli_parse_seed(const char *s, const char *opt);
+/* A comma-separated list of distinct, non-empty names: a NULL-terminated
+ * malloc'd array (free each name, then the array), the count in *n. */
+char **cli_parse_names(const char *s, const char *opt, int *n);
 /* Threads: 1..1024, or 0 meaning all online cores. */
 int cli_parse_threads(const char *s, const char *opt);
 int cli_default_threads(void);

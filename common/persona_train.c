@@ -210,12 +210,7 @@ uint64_t persona_data_hash(const persona_data *d)
 static int write_checkpoint(const ckpt_cfg *ck, const nn_params *P, const nn_optim *o, int epoch, size_t pos,
                             errctx *e)
 {
-    model *m = ckpt_new(ck, epoch, (long long)pos);
-    int rc = -1;
-    if (nn_params_save(P, m, e) == 0 && nn_optim_save(o, P, m, e) == 0)
-        rc = ckpt_write(ck, m, e);
-    model_free(m);
-    return rc;
+    return ckpt_save_params(ck, P, o, epoch, (long long)pos, NULL, NULL, e);
 }
 
 /* Restore parameters and optimizer state; the epoch and position. */
@@ -223,8 +218,7 @@ static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, int ep
                            size_t *pos, errctx *e)
 {
     long long ep, ps;
-    if (ckpt_position(ck, &ep, &ps, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
-        nn_optim_load(o, P, ck->resume, e) < 0)
+    if (ckpt_load_params(ck, P, o, NULL, NULL, &ep, &ps, e) < 0)
         return -1;
     if (ep < 1 || ep > epochs)
         return err_set(e, "metadata 'checkpoint.epoch': %lld is outside 1 .. %d", ep, epochs);

@@ -191,26 +191,12 @@ uint64_t qlearn_data_hash(const qlearn_data *d)
     return ckpt_hash(d->done, d->n * sizeof *d->done, h);
 }
 
-/* The checkpoint of qlearn_train after `step` steps. */
+/* The checkpoint of qlearn_train after `step` steps: with the target
+ * network. */
 static int write_checkpoint(const ckpt_cfg *ck, const nn_params *P, const nn_optim *o, const float *wt, long long step,
                             errctx *e)
 {
-    model *m = ckpt_new(ck, 0, step);
-    int rc = -1;
-    if (nn_params_save(P, m, e) < 0 || nn_optim_save(o, P, m, e) < 0)
-        goto out;
-    for (int i = 0; i < P->ntensors; i++) {
-        char name[NN_NAME_MAX + 8];
-        snprintf(name, sizeof name, "target.%s", P->t[i].name);
-        if (!model_add(m, name, P->t[i].ndim, P->t[i].shape, wt + P->t[i].offset)) {
-            err_set(e, "tensor '%s': cannot add to the checkpoint", name);
-            goto out;
-        }
-    }
-    rc = ckpt_write(ck, m, e);
-out:
-    model_free(m);
-    return rc;
+    return ckpt_save_params(ck, P, o, 0, step, "target.", wt, e);
 }
 
 /* Restore a checkpoint into P, o and wt; *first = the next step. */
@@ -218,19 +204,10 @@ static int read_checkpoint(const ckpt_cfg *ck, nn_params *P, nn_optim *o, float 
                            errctx *e)
 {
     long long epoch, pos;
-    if (ckpt_position(ck, &epoch, &pos, e) < 0 || nn_params_load(P, ck->resume, e) < 0 ||
-        nn_optim_load(o, P, ck->resume, e) < 0)
+    if (ckpt_load_params(ck, P, o, "target.", wt, &epoch, &pos, e) < 0)
         return -1;
     if (pos < 0 || pos >= steps)
         return err_set(e, "metadata 'checkpoint.pos': %lld is outside 0 .. %lld", pos, steps - 1);
-    for (int i = 0; i < P->ntensors; i++) {
-        char name[NN_NAME_MAX + 8];
-        snprintf(name, sizeof name, "target.%s", P->t[i].name);
-        model_tensor *t = model_need(ck->resume, name, P->t[i].count, e);
-        if (!t)
-            return -1;
-        memcpy(wt + P->t[i].offset, t->data, P->t[i].count * sizeof(float));
-    }
     *first = pos + 1;
     return 0;
 }

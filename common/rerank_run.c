@@ -4,6 +4,7 @@
  * runs them over requests in parallel (rerank.h).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +408,68 @@ static int write_batch(run_ctx *c, rec_writer *w, rerank_stats *st, errctx *e)
     return 0;
 }
 
+/* Reading overlaps re-ranking: a reader thread fills one batch of
+ * requests while the pool re-ranks the other, so the parse of the input
+ * (serial) hides behind the arithmetic (parallel). */
+typedef struct req_batch {
+    slot_req *reqs; /* (BATCH_REQ) */
+    int n;
+    int got;  /* the last rerank_reader_next: 1 more to come, 0 end, -1 error */
+    errctx err;
+    int full; /* 1: filled by the reader, 0: free for it */
+} req_batch;
+
+typedef struct batch_reader {
+    rerank_reader *rr;
+    int K;
+    req_batch b[2];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop; /* the consumer failed: stop reading */
+} batch_reader;
+
+/* Fill b from the reader: up to BATCH_REQ requests, each with K or more
+ * candidates. */
+static void fill_batch(batch_reader *br, req_batch *b)
+{
+    b->n = 0;
+    b->got = 1;
+    while (b->n < BATCH_REQ && (b->got = rerank_reader_next(br->rr, &b->reqs[b->n], &b->err)) == 1) {
+        slot_req *q = &b->reqs[b->n];
+        if (q->n < br->K) {
+            err_set(&b->err, "%s:%llu: request '%.*s' has %d candidates, fewer than the %d slots to fill",
+                    rerank_reader_path(br->rr), (unsigned long long)q->line[q->n - 1],
+                    (int)(q->key_len > 60 ? 60 : q->key_len), q->key, q->n, br->K);
+            b->got = -1;
+            break;
+        }
+        b->n++;
+    }
+}
+
+static void *batch_reader_main(void *arg)
+{
+    batch_reader *br = arg;
+    for (int which = 0;; which ^= 1) {
+        req_batch *b = &br->b[which];
+        pthread_mutex_lock(&br->mu);
+        while (b->full && !br->stop)
+            pthread_cond_wait(&br->cv, &br->mu);
+        int stop = br->stop;
+        pthread_mutex_unlock(&br->mu);
+        if (stop)
+            break;
+        fill_batch(br, b);
+        pthread_mutex_lock(&br->mu);
+        b->full = 1;
+        pthread_cond_broadcast(&br->cv);
+        pthread_mutex_unlock(&br->mu);
+        if (b->got != 1)
+            break;
+    }
+    return NULL;
+}
+
 int rerank_stream(const rerank_model *m, const rerank_cfg *rc, const rerank_cols *cols, const char *const *inputs,
                   int ninputs, const char *output, int binary, rerank_stats *st, errctx *e)
 {
@@ -416,7 +479,15 @@ int rerank_stream(const rerank_model *m, const rerank_cfg *rc, const rerank_cols
     memset(&c, 0, sizeof c);
     c.m = m;
     c.rc = rc;
-    c.reqs = xcalloc(BATCH_REQ, sizeof *c.reqs);
+    batch_reader br;
+    memset(&br, 0, sizeof br);
+    br.K = K;
+    for (int h = 0; h < 2; h++)
+        br.b[h].reqs = xcalloc(BATCH_REQ, sizeof *br.b[h].reqs);
+    pthread_mutex_init(&br.mu, NULL);
+    pthread_cond_init(&br.cv, NULL);
+    pthread_t reader;
+    int reading = 0;
     c.out = xcalloc(BATCH_REQ, sizeof *c.out);
     int P = rc->method == RERANK_BASELINE ? 1 : O;
     for (int j = 0; j < BATCH_REQ; j++) {
@@ -472,40 +543,54 @@ int rerank_stream(const rerank_model *m, const rerank_cfg *rc, const rerank_cols
                 goto out;
         }
         int F = rerank_reader_nfeat(rr), S = rerank_reader_nscore(rr);
-        for (int j = 0; j < BATCH_REQ; j++) {
-            slot_req_free(&c.reqs[j]);
-            slot_req_init(&c.reqs[j], F, S, 0);
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < BATCH_REQ; j++) {
+                slot_req_free(&br.b[h].reqs[j]);
+                slot_req_init(&br.b[h].reqs[j], F, S, 0);
+            }
+        br.rr = rr;
+        br.stop = 0;
+        br.b[0].full = br.b[1].full = 0;
+        if (pthread_create(&reader, NULL, batch_reader_main, &br) != 0) {
+            err_set(e, "cannot start the reader thread");
+            goto out;
         }
-        int got = 1;
+        reading = 1;
         cli_progress prog;
         cli_progress_start(&prog, "requests", 0);
-        while (got == 1) {
-            c.n = 0;
-            while (c.n < BATCH_REQ && (got = rerank_reader_next(rr, &c.reqs[c.n], e)) == 1) {
-                slot_req *q = &c.reqs[c.n];
-                if (q->n < K) {
-                    err_set(e, "%s:%llu: request '%.*s' has %d candidates, fewer than the %d slots to fill",
-                            rerank_reader_path(rr), (unsigned long long)q->line[q->n - 1],
-                            (int)(q->key_len > 60 ? 60 : q->key_len), q->key, q->n, K);
+        for (int which = 0;; which ^= 1) {
+            req_batch *b = &br.b[which];
+            pthread_mutex_lock(&br.mu);
+            while (!b->full)
+                pthread_cond_wait(&br.cv, &br.mu);
+            pthread_mutex_unlock(&br.mu);
+            int got = b->got;
+            if (b->n > 0) {
+                c.reqs = b->reqs;
+                c.n = b->n;
+                int ns = c.n < RUN_SHARDS ? c.n : RUN_SHARDS;
+                c.nshards = ns;
+                if (pool_run(p, ns, run_shard, &c, NULL, NULL, e) < 0)
                     goto out;
-                }
-                c.n++;
+                if (write_batch(&c, w, st, e) < 0)
+                    goto out;
+                cli_progress_update(&prog, (double)st->requests);
             }
-            if (got < 0)
+            if (got < 0) {
+                *e = b->err;
                 goto out;
-            if (c.n == 0)
+            }
+            /* the batch goes back to the reader */
+            pthread_mutex_lock(&br.mu);
+            b->full = 0;
+            pthread_cond_broadcast(&br.cv);
+            pthread_mutex_unlock(&br.mu);
+            if (got == 0)
                 break;
-            int ns = c.n < c.nshards ? c.n : c.nshards;
-            int saved = c.nshards;
-            c.nshards = ns;
-            if (pool_run(p, ns, run_shard, &c, NULL, NULL, e) < 0)
-                goto out;
-            c.nshards = saved;
-            if (write_batch(&c, w, st, e) < 0)
-                goto out;
-            cli_progress_update(&prog, (double)st->requests);
         }
         cli_progress_end(&prog);
+        pthread_join(reader, NULL);
+        reading = 0;
         rerank_reader_close(rr);
         rr = NULL;
     }
@@ -516,19 +601,31 @@ int rerank_stream(const rerank_model *m, const rerank_cfg *rc, const rerank_cols
     w = NULL;
     rcode = 0;
 out:
+    if (reading) { /* stop the reader: it may wait for a batch to fill */
+        pthread_mutex_lock(&br.mu);
+        br.stop = 1;
+        pthread_cond_broadcast(&br.cv);
+        pthread_mutex_unlock(&br.mu);
+        pthread_join(reader, NULL);
+    }
     if (w)
         rec_writer_abort(w);
     rerank_reader_close(rr);
     pool_free(p);
+    for (int h = 0; h < 2; h++) {
+        for (int j = 0; j < BATCH_REQ; j++)
+            slot_req_free(&br.b[h].reqs[j]);
+        free(br.b[h].reqs);
+    }
+    pthread_mutex_destroy(&br.mu);
+    pthread_cond_destroy(&br.cv);
     for (int j = 0; j < BATCH_REQ; j++) {
-        slot_req_free(&c.reqs[j]);
         free(c.out[j].list);
         free(c.out[j].p);
     }
     for (int j = 0; j < BATCH_REQ; j++)
         slotctx_free(&c.ctx[j]);
     free(c.ctx);
-    free(c.reqs);
     free(c.out);
     return rcode;
 }

@@ -57,28 +57,6 @@ static const char usage_text[] =
     "  sga-rerank --baseline score_click -k 5 log.tsv > new.tsv\n"
     "  replay-eval log.tsv new.tsv\n";
 
-static char **split_names(const char *s, int *n)
-{
-    char **out = NULL;
-    *n = 0;
-    const char *p = s;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0)
-            cli_usage_error("--objectives: an empty name in '%s'", s);
-        out = xrealloc(out, ((size_t)*n + 2) * sizeof *out);
-        out[*n] = xmalloc(len + 1);
-        memcpy(out[*n], p, len);
-        out[*n][len] = '\0';
-        (*n)++;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return out;
-}
-
 static void put_num(rec_writer *w, int col, double v)
 {
     char buf[40];
@@ -232,7 +210,7 @@ int main(int argc, char **argv)
     if (strcmp(log_path, "-") == 0)
         cli_usage_error("the logged lists must be a file (the new lists may come from standard input)");
     int O;
-    char **obj = split_names(objectives, &O);
+    char **obj = cli_parse_names(objectives, "--objectives", &O);
     if (O > RERANK_MAX_OBJ)
         cli_usage_error("--objectives: %d names, at most %d", O, RERANK_MAX_OBJ);
     c.obj = (const char *const *)obj;

@@ -99,32 +99,6 @@ static void print_auc(const rerank_model *m, const rerank_fit_result *res, errct
         cli_die("%s", e->msg);
 }
 
-static char **split_list(const char *s, int *n)
-{
-    char **out = NULL;
-    *n = 0;
-    const char *p = s;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0)
-            cli_usage_error("--objectives: an empty name in '%s'", s);
-        out = xrealloc(out, ((size_t)*n + 2) * sizeof *out);
-        out[*n] = xmalloc(len + 1);
-        memcpy(out[*n], p, len);
-        out[*n][len] = '\0';
-        for (int j = 0; j < *n; j++)
-            if (strcmp(out[j], out[*n]) == 0)
-                cli_usage_error("--objectives: '%s' is named twice", out[*n]);
-        (*n)++;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    out[*n] = NULL;
-    return out;
-}
-
 int main(int argc, char **argv)
 {
     cli_init_argv(argv);
@@ -313,7 +287,7 @@ int main(int argc, char **argv)
         if (ninputs > 1)
             cli_usage_error("--fit reads one input (%d given)", ninputs);
         int O;
-        char **obj = split_list(objectives, &O);
+        char **obj = cli_parse_names(objectives, "--objectives", &O);
         if (O > RERANK_MAX_OBJ)
             cli_usage_error("--objectives: %d names, at most %d", O, RERANK_MAX_OBJ);
         rerank_model m;
