@@ -275,6 +275,20 @@ int persona_stream_next(persona_stream *s, persona_rows *out, errctx *e)
 {
     if (s->done)
         return 0;
+    /* a buffer much larger than the member it held last goes: buffers
+     * reused member after member then follow the members' sizes, not the
+     * largest member ever read */
+    if (out->cap > 64 && out->cap > 4 * out->n) {
+        free(out->m);
+        free(out->x);
+        free(out->y);
+        free(out->ts);
+        free(out->line);
+        out->m = out->x = out->y = NULL;
+        out->ts = NULL;
+        out->line = NULL;
+        out->cap = 0;
+    }
     out->n = 0;
     out->m_dim = s->b.m_dim;
     out->x_dim = s->b.x_dim;

@@ -238,14 +238,15 @@ int rec_writer_header(rec_writer *w, int ncols, const char *const *names, errctx
     hmap_free(seen);
     /* a TSV header must read back as itself (rec_open decides the
      * delimiter from it, and drops a byte order mark) */
+    int n0 = strlen(names[0]) > 60 ? 60 : (int)strlen(names[0]);
     if (!w->binary && ncols == 1 && strchr(names[0], ','))
-        return err_set(e, "%s: column '%s': a TSV of one column whose name has a comma reads back as CSV; rename "
-                          "it, or write the binary stream",
-                       w->name, names[0]);
+        return err_set(e, "%s: column '%.*s%s': a TSV of one column whose name has a comma reads back as CSV; "
+                          "rename it, or write the binary stream",
+                       w->name, n0, names[0], n0 < (int)strlen(names[0]) ? "..." : "");
     if (!w->binary && strncmp(names[0], "\xef\xbb\xbf", 3) == 0)
-        return err_set(e, "%s: column '%s' starts with a byte order mark, which TSV readers drop; rename it, or "
-                          "write the binary stream",
-                       w->name, names[0]);
+        return err_set(e, "%s: column '%.*s%s' starts with a byte order mark, which TSV readers drop; rename it, "
+                          "or write the binary stream",
+                       w->name, n0, names[0], n0 < (int)strlen(names[0]) ? "..." : "");
     setup_cols(w, ncols, names);
     if (!w->binary) {
         for (int i = 0; i < ncols; i++)
