@@ -23,10 +23,10 @@ set -f # no globbing: the grid lists are split on spaces
 export LC_ALL=C
 
 prog=notify-ope
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BINDIR=${RECSTAGE_BIN:-$ROOT/bin}
-PATH="$BINDIR:$PATH"
-export PATH
+# the shared helpers (die, note, ...), beside this file (through a symlink
+# too); they set ROOT, BINDIR (RECSTAGE_BIN or ROOT/bin) and PATH
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "$(readlink -f -- "$0")")/lib.sh"
 
 ESTIMATORS="behavior onestep tis pdis wpdis smis dr"
 OBJECTIVE=weighted
@@ -101,29 +101,6 @@ Examples:
 EOF
 }
 
-die() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    exit 1
-}
-
-usage_error() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    printf "Try '%s --help' for more information.\n" "$0" >&2
-    exit 2
-}
-
-note() { printf '%s: %s\n' "$prog" "$*" >&2; }
-
-now() { printf '%s\n' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-
-# seconds since $1, one decimal
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
-
-# a plain non-negative decimal number (1, 0.5, .5, 3e-4)
-is_num() { awk -v x="$1" 'BEGIN { exit !(x ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) }'; }
-
 # ---- the statistics ----
 
 # summarize FILE: the results table of an estimates file (header with
@@ -133,28 +110,8 @@ is_num() { awk -v x="$1" 'BEGIN { exit !(x ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-
 # An estimate that is not a number (nan, NA) makes that estimator's bias,
 # rmse and spearman NA; a missing or non-numeric interval its coverage NA.
 summarize() {
-    awk -F'\t' -v OFS='\t' -v prog="$prog" '
-        function isnum(x) { return x ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
-        function fail(msg) { printf "%s: %s: %s\n", prog, FILENAME, msg > "/dev/stderr"; bad = 1; exit 1 }
-        # average ranks of v[1..m] into r[1..m]
-        function ranks(v, r, m,   i, j, below, ties) {
-            for (i = 1; i <= m; i++) {
-                below = 0; ties = 0
-                for (j = 1; j <= m; j++) { if (v[j] < v[i]) below++; else if (v[j] == v[i]) ties++ }
-                r[i] = 1 + below + (ties - 1) / 2
-            }
-        }
-        # Pearson correlation of a[1..m] and b[1..m]; "NA" when one is constant
-        function pearson(a, b, m,   i, ma, mb, sab, saa, sbb) {
-            if (m < 2) return "NA"
-            for (i = 1; i <= m; i++) { ma += a[i]; mb += b[i] }
-            ma /= m; mb /= m
-            for (i = 1; i <= m; i++) {
-                sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ^ 2; sbb += (b[i] - mb) ^ 2
-            }
-            if (saa == 0 || sbb == 0) return "NA"
-            return sprintf("%.4f", sab / sqrt(saa * sbb))
-        }
+    # isnum, fail, ranks, pearson: AWK_STATS of lib.sh
+    awk -F'\t' -v OFS='\t' -v prog="$prog" "$AWK_STATS"'
         NR == 1 {
             for (i = 1; i <= NF; i++) col[$i] = i
             split("policy estimator estimate truth", need, " ")
@@ -220,10 +177,6 @@ lrs="0.001 0.0003"
 hiddens="32 64,64"
 train_steps=
 
-need_arg() {
-    [ "$2" -ge 2 ] || usage_error "option '$1' requires an argument"
-}
-
 while [ $# -gt 0 ]; do
     opt=$1
     case $opt in
@@ -263,22 +216,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ $# -eq 0 ] || usage_error "unexpected operand '$1'"
-[ -z "$sshlogin" ] || [ -z "$sshloginfile" ] || usage_error "give --sshlogin or --sshloginfile, not both"
-if [ -n "$sshloginfile" ]; then
-    if [ ! -r "$sshloginfile" ] || [ -d "$sshloginfile" ]; then
-        usage_error "cannot read the --sshloginfile '$sshloginfile'"
-    fi
-    sshloginfile=$(cd "$(dirname "$sshloginfile")" && pwd)/$(basename "$sshloginfile")
-fi
+check_sshlogin "$sshlogin" "$sshloginfile"
+[ -z "$sshloginfile" ] || sshloginfile=$(abs_path "$sshloginfile")
 
-if [ "$summarize_set" -eq 1 ]; then
-    [ -n "$summarize_file" ] || usage_error "empty file name for --summarize"
-    if [ ! -r "$summarize_file" ] || [ -d "$summarize_file" ]; then
-        die "cannot read '$summarize_file'"
-    fi
-    summarize "$summarize_file" || die "cannot summarize '$summarize_file'"
-    exit 0
-fi
+[ "$summarize_set" -eq 0 ] || summarize_and_exit "$summarize_file"
 
 if [ "$small" -eq 1 ]; then
     episodes=${episodes:-1500}
@@ -291,19 +232,11 @@ eval_episodes=${eval_episodes:-20000}
 bootstrap=${bootstrap:-200}
 train_steps=${train_steps:-1000 4000}
 
-if ! is_uint "$episodes" || [ "$episodes" -lt 10 ]; then
-    usage_error "invalid value '$episodes' for --episodes: want an integer >= 10"
-fi
-if ! is_uint "$eval_episodes" || [ "$eval_episodes" -lt 2 ]; then
-    usage_error "invalid value '$eval_episodes' for --eval-episodes: want an integer >= 2"
-fi
-if ! is_uint "$bootstrap" || [ "$bootstrap" -lt 1 ]; then
-    usage_error "invalid value '$bootstrap' for --bootstrap: want a positive integer"
-fi
-is_uint "$seed" || usage_error "invalid value '$seed' for --seed: want a non-negative integer"
-if ! is_uint "$jobs" || [ "$jobs" -lt 1 ]; then
-    usage_error "invalid value '$jobs' for --jobs: want a positive integer"
-fi
+want_uint "$episodes" --episodes 10
+want_uint "$eval_episodes" --eval-episodes 2
+want_uint "$bootstrap" --bootstrap 1
+want_uint "$seed" --seed 0
+want_uint "$jobs" --jobs 1
 if ! is_num "$target_epsilon" || ! awk -v e="$target_epsilon" 'BEGIN { exit !(e + 0 <= 1) }'; then
     usage_error "invalid value '$target_epsilon' for --target-epsilon: want a number from 0 to 1"
 fi
@@ -347,48 +280,25 @@ dup=$(printf '%s' "$grid" | cut -f1 | sort | uniq -d | head -n 1)
 [ -z "$dup" ] || usage_error "the grid has model '$dup' twice: repeated values in --alphas, --lrs, --hiddens or --train-steps"
 npolicies=$(printf '%s' "$grid" | wc -l)
 
-for tool in notif-sim cql-ddqn-train policy-act smis-ope; do
-    [ -x "$BINDIR/$tool" ] || die "'$BINDIR/$tool' is missing: run 'make' in '$ROOT' first"
-done
+require_tools notif-sim cql-ddqn-train policy-act smis-ope
 
 # the weights are checked by notif-sim itself (the known objectives)
 if ! msg=$(notif-sim --evaluate never --episodes 2 --weights "$weights" 2>&1 >/dev/null); then
     usage_error "${msg%%$'\n'*}"
 fi
 
-use_parallel=0
-if command -v parallel >/dev/null 2>&1; then
-    use_parallel=1
-elif [ -n "$sshlogin$sshloginfile" ]; then
-    die "--sshlogin and --sshloginfile need GNU parallel, which is not installed"
-else
-    note "warning: GNU parallel is not installed: training and evaluating one model at a time"
-fi
+detect_parallel "$sshlogin$sshloginfile" "training and evaluating one model at a time"
 
 # ---- folders and cleanup ----
 
-mkdir -p -- "$outdir" || die "cannot create output folder '$outdir'"
-WORK=$(mktemp -d "$outdir/work.XXXXXX") || die "cannot create a work folder in '$outdir'"
+make_work_folder "$outdir"
 WORK=$(cd "$WORK" && pwd)
 # The results are written in the work folder, which is inside OUTDIR, and
 # renamed into place at the end.
 results_tmp="$WORK/results.tsv"
 plot_tmp="$WORK/results.png"
 succeeded=0
-
-cleanup() {
-    if [ "$keep" -eq 0 ]; then
-        rm -rf -- "$WORK"
-    elif [ "$succeeded" -eq 1 ]; then
-        rm -rf -- "$outdir/work"
-        mv -- "$WORK" "$outdir/work" && note "intermediate files kept in '$outdir/work'"
-    else
-        note "intermediate files kept in '$WORK'"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup_work
 
 started=$(now)
 printf '%s' "$grid" >"$WORK/grid.tsv"
@@ -448,38 +358,26 @@ export prog BINDIR weights GAMMA seed target_epsilon bootstrap eval_episodes OBJ
 # ---- train ----
 
 t=$(now)
+remote=()
 if [ "$use_parallel" -eq 1 ]; then
     note "training $npolicies policies with $jobs job(s) (GNU parallel${sshlogin:+, on $sshlogin}${sshloginfile:+, on the hosts of $sshloginfile}) ..."
-    remote=()
     if [ -n "$sshlogin$sshloginfile" ]; then
         if [ -n "$sshlogin" ]; then remote=(--sshlogin "$sshlogin"); else remote=(--sshloginfile "$sshloginfile"); fi
         remote+=(--basefile log.tsv --return '{1}.model' --return '{1}.train.log' --cleanup
             --env train_one --env note --env now --env since
             --env prog --env BINDIR --env weights --env GAMMA --env seed)
     fi
-    (cd "$WORK" && PARALLEL_SHELL=$BASH parallel --will-cite --jobs "$jobs" --halt now,fail=1 --line-buffer \
-        --colsep '\t' "${remote[@]}" train_one '{1}' '{2}' '{3}' '{4}' '{5}' :::: grid.tsv) ||
-        die "training failed"
 else
     note "training $npolicies policies one at a time ..."
-    while IFS=$'\t' read -r name a lr h s; do
-        (cd "$WORK" && train_one "$name" "$a" "$lr" "$h" "$s") || die "training failed"
-    done <"$WORK/grid.tsv"
 fi
+grid_run train_one 5 "${remote[@]}" || die "training failed"
 note "trained $npolicies policies in $(since "$t") s"
 
 # ---- estimate and evaluate ----
 
 t=$(now)
 note "estimating offline and evaluating online $npolicies epsilon-greedy policies (epsilon $target_epsilon, $bootstrap bootstrap replicates, $eval_episodes evaluation episodes) ..."
-if [ "$use_parallel" -eq 1 ]; then
-    (cd "$WORK" && PARALLEL_SHELL=$BASH parallel --will-cite --jobs "$jobs" --halt now,fail=1 --line-buffer \
-        --colsep '\t' eval_one '{1}' :::: grid.tsv) || die "evaluation failed"
-else
-    while IFS=$'\t' read -r name _; do
-        (cd "$WORK" && eval_one "$name") || die "evaluation failed"
-    done <"$WORK/grid.tsv"
-fi
+grid_run eval_one 1 || die "evaluation failed"
 note "evaluated $npolicies policies in $(since "$t") s"
 
 # ---- tables ----
@@ -527,13 +425,10 @@ done
 # ---- plot ----
 
 plot=0
-if command -v gnuplot >/dev/null 2>&1; then
+if have_gnuplot; then
     t=$(now)
     note "plotting the estimates against the true values ..."
-    terminal=png
-    if gnuplot -e 'set terminal' 2>&1 | grep -q '^ *pngcairo '; then
-        terminal='pngcairo enhanced font "sans,10"'
-    fi
+    terminal=$(png_terminal enhanced)
     # One panel per estimator, both axes over the range of its estimates
     # and truths (5% margin), so that y = x is the diagonal.
     panels=
@@ -551,8 +446,7 @@ set yrange $range
 plot 'estimator-$e.tsv' every ::1 using 3:2:6:7 with yerrorbars pointtype 7 pointsize 0.6 linecolor rgb '#1f77b4' notitle, x with lines dashtype 2 linecolor rgb '#888888' notitle
 "
     done
-    # run in the work folder so that no path is quoted inside the script
-    (cd "$WORK" && gnuplot) <<EOF || die "gnuplot failed to draw '$plot_tmp'"
+    gnuplot_draw <<EOF
 set terminal $terminal size 1600,800
 set output 'results.png'
 set datafile separator '\t'
@@ -564,25 +458,18 @@ set multiplot layout 2,4 title 'Off-policy estimates of $npolicies epsilon-greed
 $panels
 unset multiplot
 EOF
-    [ -s "$plot_tmp" ] || die "gnuplot wrote no image"
     plot=1
     note "plotted in $(since "$t") s"
-else
-    note "warning: gnuplot is not installed: no plot (install gnuplot-nox)"
 fi
 
 # ---- publish ----
 
 # results.tsv last: its presence means that the other files are of this run
 for e in $ESTIMATORS; do
-    mv -f -- "$WORK/estimator-$e.tsv" "$outdir/estimator-$e.tsv" || die "cannot write '$outdir/estimator-$e.tsv'"
+    publish "$WORK/estimator-$e.tsv" "$outdir/estimator-$e.tsv"
 done
-if [ "$plot" -eq 1 ]; then
-    mv -f -- "$plot_tmp" "$outdir/results.png" || die "cannot write '$outdir/results.png'"
-else
-    rm -f -- "$outdir/results.png" # a stale plot would not match the table
-fi
-mv -f -- "$results_tmp" "$outdir/results.tsv" || die "cannot write '$outdir/results.tsv'"
+publish_plot
+publish "$results_tmp" "$outdir/results.tsv"
 cat "$outdir/results.tsv"
 succeeded=1
 note "done in $(since "$started") s: '$outdir/results.tsv', estimator-NAME.tsv$([ "$plot" -eq 1 ] && echo " and results.png")"

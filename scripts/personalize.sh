@@ -21,10 +21,10 @@ set -euo pipefail
 export LC_ALL=C
 
 prog=personalize
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BINDIR=${RECSTAGE_BIN:-$ROOT/bin}
-PATH="$BINDIR:$PATH"
-export PATH
+# the shared helpers (die, note, ...), beside this file (through a symlink
+# too); they set ROOT, BINDIR (RECSTAGE_BIN or ROOT/bin) and PATH
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "$(readlink -f -- "$0")")/lib.sh"
 
 METHODS="maml global wide-deep"
 BUCKET_EDGES=1,6,21,101
@@ -67,26 +67,6 @@ Examples:
 EOF
 }
 
-die() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    exit 1
-}
-
-usage_error() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    printf "Try '%s --help' for more information.\n" "$0" >&2
-    exit 2
-}
-
-note() { printf '%s: %s\n' "$prog" "$*" >&2; }
-
-now() { printf '%s\n' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-
-# seconds since $1, one decimal
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
-
 # ---- options ----
 
 small=0
@@ -98,10 +78,6 @@ jobs=1
 bootstrap=
 outdir=./personalize-out
 keep=0
-
-need_arg() {
-    [ "$2" -ge 2 ] || usage_error "option '$1' requires an argument"
-}
 
 while [ $# -gt 0 ]; do
     opt=$1
@@ -141,27 +117,17 @@ if [ "$small" -eq 1 ]; then
 fi
 bootstrap=${bootstrap:-200}
 
-if [ -n "$members" ] && { ! is_uint "$members" || [ "$members" -lt 10 ]; }; then
-    usage_error "invalid value '$members' for --members: want an integer >= 10"
-fi
-if [ -n "$epochs" ] && { ! is_uint "$epochs" || [ "$epochs" -lt 1 ]; }; then
-    usage_error "invalid value '$epochs' for --epochs: want a positive integer"
-fi
-is_uint "$seed" || usage_error "invalid value '$seed' for --seed: want a non-negative integer"
-if ! is_uint "$jobs" || [ "$jobs" -lt 1 ]; then
-    usage_error "invalid value '$jobs' for --jobs: want a positive integer"
-fi
-if ! is_uint "$bootstrap" || [ "$bootstrap" -lt 1 ]; then
-    usage_error "invalid value '$bootstrap' for --bootstrap: want a positive integer"
-fi
+[ -z "$members" ] || want_uint "$members" --members 10
+[ -z "$epochs" ] || want_uint "$epochs" --epochs 1
+want_uint "$seed" --seed 0
+want_uint "$jobs" --jobs 1
+want_uint "$bootstrap" --bootstrap 1
 if ! awk -v f="$query_frac" 'BEGIN { exit !(f ~ /^(0?\.[0-9]+|0|1|1\.0*)$/ && f + 0 > 0 && f + 0 < 1) }'; then
     usage_error "invalid value '$query_frac' for --query-frac: want a number between 0 and 1"
 fi
 [ -n "$outdir" ] || usage_error "empty output folder"
 
-for tool in member-sim maml-train meta-embed-export maml-score rec-metrics; do
-    [ -x "$BINDIR/$tool" ] || die "'$BINDIR/$tool' is missing: run 'make' in '$ROOT' first"
-done
+require_tools member-sim maml-train meta-embed-export maml-score rec-metrics
 
 # Threads per training job: the cores shared among the jobs that run at
 # once (results do not depend on the thread count, only the wall time does).
@@ -173,27 +139,13 @@ threads=$((ncores / (jobs < $# ? jobs : $#)))
 
 # ---- folders and cleanup ----
 
-mkdir -p -- "$outdir" || die "cannot create output folder '$outdir'"
-WORK=$(mktemp -d "$outdir/work.XXXXXX") || die "cannot create a work folder in '$outdir'"
+make_work_folder "$outdir"
 # The results are written in the work folder, which is inside OUTDIR, and
 # renamed into place at the end.
 results_tmp="$WORK/results.tsv"
 plot_tmp="$WORK/results.png"
 succeeded=0
-
-cleanup() {
-    if [ "$keep" -eq 0 ]; then
-        rm -rf -- "$WORK"
-    elif [ "$succeeded" -eq 1 ]; then
-        rm -rf -- "$outdir/work"
-        mv -- "$WORK" "$outdir/work" && note "intermediate files kept in '$outdir/work'"
-    else
-        note "intermediate files kept in '$WORK'"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup_work
 
 started=$(now)
 
@@ -252,8 +204,7 @@ if [ "$jobs" -gt 1 ] && command -v parallel >/dev/null 2>&1; then
     note "training $METHODS with GNU parallel, $jobs jobs of $threads thread(s) each ..."
     export -f train_one note now since
     export WORK seed threads epochs query_frac prog
-    PARALLEL_SHELL=$BASH parallel --will-cite --jobs "$jobs" --halt now,fail=1 --line-buffer \
-        train_one ::: $METHODS || die "training failed"
+    run_parallel "$jobs" train_one ::: $METHODS || die "training failed"
 else
     [ "$jobs" -eq 1 ] || note "warning: GNU parallel is not installed: training one model at a time"
     for mode in $METHODS; do
@@ -407,13 +358,10 @@ fi
 # ---- plot ----
 
 plot=0
-if command -v gnuplot >/dev/null 2>&1; then
+if have_gnuplot; then
     t=$(now)
     note "plotting AUC by support bucket ..."
-    terminal=png
-    if gnuplot -e 'set terminal' 2>&1 | grep -q '^ *pngcairo '; then
-        terminal='pngcairo enhanced font "sans,10"'
-    fi
+    terminal=$(png_terminal enhanced)
     # One line per bucket: label, then auc auc_lo auc_hi of each method.
     awk -F'\t' -v OFS='\t' -v buckets="$BUCKETS" -v methods="$METHODS oracle" '
         NR == 1 { next }
@@ -435,8 +383,7 @@ if command -v gnuplot >/dev/null 2>&1; then
         xtic=
         col=$((col + 3))
     done
-    # run in the work folder so that no path is quoted inside the script
-    (cd "$WORK" && gnuplot) <<EOF || die "gnuplot failed to draw '$plot_tmp'"
+    gnuplot_draw <<EOF
 set terminal $terminal size 960,540
 set output 'results.png'
 set datafile separator '\t'
@@ -454,21 +401,14 @@ set style fill solid 0.75 border -1
 set arrow from graph 0, first 0.5 to graph 1, first 0.5 nohead dashtype 2 back
 plot $plot_cmd
 EOF
-    [ -s "$plot_tmp" ] || die "gnuplot wrote no image"
     plot=1
     note "plotted in $(since "$t") s"
-else
-    note "warning: gnuplot is not installed: no plot (install gnuplot-nox)"
 fi
 
 # ---- publish ----
 
-mv -f -- "$results_tmp" "$outdir/results.tsv" || die "cannot write '$outdir/results.tsv'"
-if [ "$plot" -eq 1 ]; then
-    mv -f -- "$plot_tmp" "$outdir/results.png" || die "cannot write '$outdir/results.png'"
-else
-    rm -f -- "$outdir/results.png" # a stale plot would not match the table
-fi
+publish "$results_tmp" "$outdir/results.tsv"
+publish_plot
 cat "$outdir/results.tsv"
 succeeded=1
 note "done in $(since "$started") s: '$outdir/results.tsv'$([ "$plot" -eq 1 ] && echo " and '$outdir/results.png'")"

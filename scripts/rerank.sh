@@ -31,10 +31,10 @@ set -f # no globbing: the grid lists are split on spaces
 export LC_ALL=C
 
 prog=rerank
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BINDIR=${RECSTAGE_BIN:-$ROOT/bin}
-PATH="$BINDIR:$PATH"
-export PATH
+# the shared helpers (die, note, ...), beside this file (through a symlink
+# too); they set ROOT, BINDIR (RECSTAGE_BIN or ROOT/bin) and PATH
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "$(readlink -f -- "$0")")/lib.sh"
 
 HEADER="config click_replay click_lo click_hi save_replay save_lo save_hi click_true save_true distinct_categories intra_list_similarity mean_age pareto_replay pareto_true"
 
@@ -126,29 +126,6 @@ Examples:
 EOF
 }
 
-die() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    exit 1
-}
-
-usage_error() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    printf "Try '%s --help' for more information.\n" "$0" >&2
-    exit 2
-}
-
-note() { printf '%s: %s\n' "$prog" "$*" >&2; }
-
-now() { printf '%s\n' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-
-# seconds since $1, one decimal
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
-
-# a plain non-negative decimal number (1, 0.5, .5, 3e-4)
-is_num() { awk -v x="$1" 'BEGIN { exit !(x ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) }'; }
-
 # ---- the statistics ----
 
 # summarize FILE: the summary table of a results table (header naming at
@@ -158,28 +135,8 @@ is_num() { awk -v x="$1" 'BEGIN { exit !(x ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-
 # and random; every other one is an SGA configuration.  Ranks are average
 # ranks: 1 + (values below) + (ties - 1) / 2.
 summarize() {
-    awk -F'\t' -v OFS='\t' -v prog="$prog" '
-        function isnum(x) { return x ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
-        function fail(msg) { printf "%s: %s: %s\n", prog, FILENAME, msg > "/dev/stderr"; bad = 1; exit 1 }
-        # average ranks of v[1..m] into r[1..m]
-        function ranks(v, r, m,   i, j, below, ties) {
-            for (i = 1; i <= m; i++) {
-                below = 0; ties = 0
-                for (j = 1; j <= m; j++) { if (v[j] < v[i]) below++; else if (v[j] == v[i]) ties++ }
-                r[i] = 1 + below + (ties - 1) / 2
-            }
-        }
-        # Pearson correlation of a[1..m] and b[1..m]; "NA" when one is constant
-        function pearson(a, b, m,   i, ma, mb, sab, saa, sbb) {
-            if (m < 2) return "NA"
-            for (i = 1; i <= m; i++) { ma += a[i]; mb += b[i] }
-            ma /= m; mb /= m
-            for (i = 1; i <= m; i++) {
-                sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ^ 2; sbb += (b[i] - mb) ^ 2
-            }
-            if (saa == 0 || sbb == 0) return "NA"
-            return sprintf("%.4f", sab / sqrt(saa * sbb))
-        }
+    # isnum, fail, ranks, pearson: AWK_STATS of lib.sh
+    awk -F'\t' -v OFS='\t' -v prog="$prog" "$AWK_STATS"'
         function spearman(o,   k, xv, yv, rx, ry) {
             for (k = 1; k <= n; k++) { xv[k] = rep[o, k]; yv[k] = tru[o, k] }
             ranks(xv, rx, n); ranks(yv, ry, n)
@@ -308,10 +265,6 @@ weight_grid="1,0 1,0.5 1,1 0.5,1 0,1"
 diversities="0 0.2"
 freshnesses="0 0.2"
 
-need_arg() {
-    [ "$2" -ge 2 ] || usage_error "option '$1' requires an argument"
-}
-
 while [ $# -gt 0 ]; do
     opt=$1
     case $opt in
@@ -350,14 +303,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 0 ] || usage_error "unexpected operand '$1'"
 
-if [ "$summarize_set" -eq 1 ]; then
-    [ -n "$summarize_file" ] || usage_error "empty file name for --summarize"
-    if [ ! -r "$summarize_file" ] || [ -d "$summarize_file" ]; then
-        die "cannot read '$summarize_file'"
-    fi
-    summarize "$summarize_file" || die "cannot summarize '$summarize_file'"
-    exit 0
-fi
+[ "$summarize_set" -eq 0 ] || summarize_and_exit "$summarize_file"
 
 if [ "$small" -eq 1 ]; then
     requests=${requests:-15000}
@@ -366,33 +312,18 @@ fi
 requests=${requests:-100000}
 bootstrap=${bootstrap:-200}
 
-if ! is_uint "$requests" || [ "$requests" -lt 10 ]; then
-    usage_error "invalid value '$requests' for --requests: want an integer >= 10"
-fi
-if ! is_uint "$candidates" || [ "$candidates" -lt 1 ]; then
-    usage_error "invalid value '$candidates' for --candidates: want a positive integer"
-fi
-if ! is_uint "$slots" || [ "$slots" -lt 1 ]; then
-    usage_error "invalid value '$slots' for --slots: want a positive integer"
-fi
+want_uint "$requests" --requests 10
+want_uint "$candidates" --candidates 1
+want_uint "$slots" --slots 1
 [ "$slots" -le "$candidates" ] || usage_error "--slots $slots exceeds --candidates $candidates"
 if [ -n "$diversity_effect" ] && ! is_num "$diversity_effect"; then
     usage_error "invalid value '$diversity_effect' for --diversity-effect: want a non-negative number"
 fi
-if ! is_uint "$bootstrap" || [ "$bootstrap" -lt 1 ]; then
-    usage_error "invalid value '$bootstrap' for --bootstrap: want a positive integer"
-fi
-is_uint "$seed" || usage_error "invalid value '$seed' for --seed: want a non-negative integer"
-if ! is_uint "$jobs" || [ "$jobs" -lt 1 ]; then
-    usage_error "invalid value '$jobs' for --jobs: want a positive integer"
-fi
-[ -z "$sshlogin" ] || [ -z "$sshloginfile" ] || usage_error "give --sshlogin or --sshloginfile, not both"
-if [ -n "$sshloginfile" ]; then
-    if [ ! -r "$sshloginfile" ] || [ -d "$sshloginfile" ]; then
-        usage_error "cannot read the --sshloginfile '$sshloginfile'"
-    fi
-    sshloginfile=$(cd "$(dirname "$sshloginfile")" && pwd)/$(basename "$sshloginfile")
-fi
+want_uint "$bootstrap" --bootstrap 1
+want_uint "$seed" --seed 0
+want_uint "$jobs" --jobs 1
+check_sshlogin "$sshlogin" "$sshloginfile"
+[ -z "$sshloginfile" ] || sshloginfile=$(abs_path "$sshloginfile")
 [ -n "$outdir" ] || usage_error "empty output folder"
 
 # the grid: one line per configuration, name method click_weight save_weight diversity freshness
@@ -432,9 +363,7 @@ random	random	-	-	-	-
 "
 nconfigs=$(printf '%s' "$grid" | wc -l)
 
-for tool in multislot-sim sga-rerank replay-eval; do
-    [ -x "$BINDIR/$tool" ] || die "'$BINDIR/$tool' is missing: run 'make' in '$ROOT' first"
-done
+require_tools multislot-sim sga-rerank replay-eval
 
 # The simulation options, the same for the log and for --judge (all are
 # numbers or words without spaces).
@@ -446,19 +375,11 @@ if ! msg=$(multislot-sim "${sim_opts[@]}" --requests 1 --quiet 2>&1 >/dev/null);
     usage_error "${msg%%$'\n'*}"
 fi
 
-use_parallel=0
-if command -v parallel >/dev/null 2>&1; then
-    use_parallel=1
-elif [ -n "$sshlogin$sshloginfile" ]; then
-    die "--sshlogin and --sshloginfile need GNU parallel, which is not installed"
-else
-    note "warning: GNU parallel is not installed: evaluating one configuration at a time"
-fi
+detect_parallel "$sshlogin$sshloginfile" "evaluating one configuration at a time"
 
 # ---- folders and cleanup ----
 
-mkdir -p -- "$outdir" || die "cannot create output folder '$outdir'"
-WORK=$(mktemp -d "$outdir/work.XXXXXX") || die "cannot create a work folder in '$outdir'"
+make_work_folder "$outdir"
 WORK=$(cd "$WORK" && pwd)
 # The results are written in the work folder, which is inside OUTDIR, and
 # renamed into place at the end.
@@ -466,20 +387,7 @@ results_tmp="$WORK/results.tsv"
 summary_tmp="$WORK/summary.tsv"
 plot_tmp="$WORK/results.png"
 succeeded=0
-
-cleanup() {
-    if [ "$keep" -eq 0 ]; then
-        rm -rf -- "$WORK"
-    elif [ "$succeeded" -eq 1 ]; then
-        rm -rf -- "$outdir/work"
-        mv -- "$WORK" "$outdir/work" && note "intermediate files kept in '$outdir/work'"
-    else
-        note "intermediate files kept in '$WORK'"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup_work
 
 started=$(now)
 printf '%s' "$grid" >"$WORK/grid.tsv"
@@ -578,9 +486,9 @@ export -f eval_one note now since
 export prog BINDIR SLOTS SEED BOOTSTRAP SIM_OPTS
 
 t=$(now)
+remote=()
 if [ "$use_parallel" -eq 1 ]; then
     hosts=
-    remote=()
     if [ -n "$sshlogin" ]; then
         hosts=$sshlogin
         remote=(--sshlogin "$sshlogin")
@@ -595,15 +503,10 @@ if [ "$use_parallel" -eq 1 ]; then
             --env prog --env BINDIR --env SLOTS --env SEED --env BOOTSTRAP --env SIM_OPTS)
     fi
     note "re-ranking and evaluating $nconfigs configurations with $jobs job(s) (GNU parallel${hosts:+, on $hosts}; $bootstrap bootstrap replicates) ..."
-    (cd "$WORK" && PARALLEL_SHELL=$BASH parallel --will-cite --jobs "$jobs" --halt now,fail=1 --line-buffer \
-        --colsep '\t' "${remote[@]}" eval_one '{1}' '{2}' '{3}' '{4}' '{5}' '{6}' :::: grid.tsv) ||
-        die "evaluating the configurations failed"
 else
     note "re-ranking and evaluating $nconfigs configurations one at a time ($bootstrap bootstrap replicates) ..."
-    while IFS=$'\t' read -r name method a b l f; do
-        (cd "$WORK" && eval_one "$name" "$method" "$a" "$b" "$l" "$f") || die "evaluating the configurations failed"
-    done <"$WORK/grid.tsv"
 fi
+grid_run eval_one 6 "${remote[@]}" || die "evaluating the configurations failed"
 note "evaluated $nconfigs configurations in $(since "$t") s"
 
 # ---- tables ----
@@ -668,13 +571,10 @@ summarize "$results_tmp" >"$summary_tmp" || die "summarizing the results failed"
 # ---- plot ----
 
 plot=0
-if command -v gnuplot >/dev/null 2>&1; then
+if have_gnuplot; then
     t=$(now)
     note "plotting clicks against saves ..."
-    terminal=png
-    if gnuplot -e 'set terminal' 2>&1 | grep -q '^ *pngcairo '; then
-        terminal='pngcairo noenhanced font "sans,10"'
-    fi
+    terminal=$(png_terminal noenhanced)
     # one data file per layer; the frontier points in order of clicks
     (cd "$WORK" && awk -F'\t' -v OFS='\t' '
         NR == 1 { next }
@@ -714,8 +614,7 @@ if command -v gnuplot >/dev/null 2>&1; then
         [ -s "$WORK/$f.tsv" ] || printf 'NaN\tNaN\n' >"$WORK/$f.tsv"
     done
     [ -s "$WORK/plot-baselines.tsv" ] || printf 'none\tNaN\tNaN\tNaN\tNaN\n' >"$WORK/plot-baselines.tsv"
-    # run in the work folder so that no path is quoted inside the script
-    (cd "$WORK" && gnuplot) <<EOF || die "gnuplot failed to draw '$plot_tmp'"
+    gnuplot_draw <<EOF
 set terminal $terminal size 1600,700
 set output 'results.png'
 set termoption noenhanced
@@ -741,23 +640,16 @@ plot 'results.tsv' every ::1 using 8:9 with points pointtype 7 pointsize 0.8 lin
      'plot-baselines.tsv' using 4:5:1 with labels offset char 1,1 left font ',9' textcolor rgb '#333333' notitle
 unset multiplot
 EOF
-    [ -s "$plot_tmp" ] || die "gnuplot wrote no image"
     plot=1
     note "plotted in $(since "$t") s"
-else
-    note "warning: gnuplot is not installed: no plot (install gnuplot-nox)"
 fi
 
 # ---- publish ----
 
 # results.tsv last: its presence means that the other files are of this run
-mv -f -- "$summary_tmp" "$outdir/summary.tsv" || die "cannot write '$outdir/summary.tsv'"
-if [ "$plot" -eq 1 ]; then
-    mv -f -- "$plot_tmp" "$outdir/results.png" || die "cannot write '$outdir/results.png'"
-else
-    rm -f -- "$outdir/results.png" # a stale plot would not match the table
-fi
-mv -f -- "$results_tmp" "$outdir/results.tsv" || die "cannot write '$outdir/results.tsv'"
+publish "$summary_tmp" "$outdir/summary.tsv"
+publish_plot
+publish "$results_tmp" "$outdir/results.tsv"
 cat "$outdir/results.tsv"
 succeeded=1
 note "done in $(since "$started") s: '$outdir/results.tsv', summary.tsv$([ "$plot" -eq 1 ] && echo " and results.png")"

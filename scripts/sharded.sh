@@ -38,10 +38,10 @@ set -euo pipefail
 export LC_ALL=C
 
 prog=sharded
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BINDIR=${RECSTAGE_BIN:-$ROOT/bin}
-PATH="$BINDIR:$PATH"
-export PATH
+# the shared helpers (die, note, ...), beside this file (through a symlink
+# too); they set ROOT, BINDIR (RECSTAGE_BIN or ROOT/bin) and PATH
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "$(readlink -f -- "$0")")/lib.sh"
 
 DEFAULT_BLOCK=10M
 TAB=$'\t'
@@ -136,29 +136,9 @@ Examples:
 EOF
 }
 
-die() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    exit 1
-}
-
-usage_error() {
-    printf '%s: %s\n' "$prog" "$*" >&2
-    printf "Try '%s --help' for more information.\n" "$0" >&2
-    exit 2
-}
-
+# lib.sh's note, silenced by --quiet (complain, of lib.sh, is not: it is for
+# the errors of the pipeline's subshells, which return rather than exit)
 note() { [ "$quiet" -eq 1 ] || printf '%s: %s\n' "$prog" "$*" >&2; }
-
-# an error message, even with --quiet (in the pipeline's subshells, which
-# return rather than exit)
-complain() { printf '%s: %s\n' "$prog" "$*" >&2; }
-
-now() { printf '%s\n' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-
-# seconds since $1, one decimal
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 
 # $1 quoted for a POSIX shell
 shquote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
@@ -186,10 +166,6 @@ basefiles=()
 joblog=
 verbose=0
 quiet=0
-
-need_arg() {
-    [ "$2" -ge 2 ] || usage_error "option '$1' requires an argument"
-}
 
 while [ $# -gt 0 ]; do
     opt=$1
@@ -234,19 +210,14 @@ tool_args=("$@")
 [ -n "$tool" ] || usage_error "empty TOOL name"
 tool_name=$(basename -- "$tool")
 
-if [ -n "$jobs" ] && { ! is_uint "$jobs" || [ "$jobs" -lt 1 ]; }; then
-    usage_error "invalid value '$jobs' for --jobs: want a positive integer"
-fi
+[ -z "$jobs" ] || want_uint "$jobs" --jobs 1
 if ! awk -v b="$block" 'BEGIN { exit !(b ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)[kKmMgG]?$/ && b + 0 > 0) }'; then
     usage_error "invalid value '$block' for --block: want a size in bytes, e.g. 500k or 10M"
 fi
 case $group_col in
 *[$'\t\n\r']*) usage_error "invalid value for --group-col: a column name holds no tab or line break" ;;
 esac
-[ -z "$sshlogin" ] || [ -z "$sshloginfile" ] || usage_error "give --sshlogin or --sshloginfile, not both"
-if [ -n "$sshloginfile" ] && { [ ! -r "$sshloginfile" ] || [ -d "$sshloginfile" ]; }; then
-    usage_error "cannot read the --sshloginfile '$sshloginfile'"
-fi
+check_sshlogin "$sshlogin" "$sshloginfile"
 [ "$output" != - ] || output= # stdout
 [ "${#inputs[@]}" -gt 0 ] || inputs=(-)
 for f in "${inputs[@]}"; do
@@ -335,7 +306,7 @@ fi
 # ---- checks ----
 
 command -v parallel >/dev/null 2>&1 || die "GNU parallel is not installed (the Debian package 'parallel')"
-[ -x "$BINDIR/rec-cat" ] || die "'$BINDIR/rec-cat' is missing: run 'make' in '$ROOT' first"
+require_tools rec-cat
 if [ "$have_local" -eq 1 ]; then
     command -v -- "$tool" >/dev/null 2>&1 || die "'$tool': no such command in '$BINDIR' or PATH"
 fi
@@ -378,9 +349,7 @@ cleanup() {
     [ -z "$out_tmp" ] || rm -f -- "$out_tmp"
     rm -rf -- "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # Plain TSV to a file is written next to it and renamed; gzip, binary and
 # stdout go through a file in WORK first, so that a failed run leaves
