@@ -122,7 +122,7 @@ int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap
     memset(&m, 0, sizeof m);
     m.fn = fn;
     m.ctx = ctx;
-    m.nslots = threads == 1 ? 1 : 2 * threads + 2;
+    m.nslots = threads == 1 ? 1 : threads + 2;
     m.slots = xcalloc((size_t)m.nslots, sizeof *m.slots);
     m.writers = xcalloc((size_t)threads, sizeof *m.writers);
     for (int i = 0; i < threads; i++)

@@ -11,7 +11,7 @@
  * depend on how the input was cut: rec_rows(in) tells fn where in the
  * input its piece starts (see rec_take).
  *
- * Memory: at most 2 * threads + 2 pieces in flight, each about
+ * Memory: at most threads + 2 pieces in flight, each about
  * piece_bytes of input plus its output.
  *
  * Errors: the first error in input order is reported, as a reading
