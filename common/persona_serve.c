@@ -598,6 +598,8 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
     rec_group g;
     int have_group = 0, rc = -1, ncols = 0;
     char **names = NULL;
+    cli_progress prog;
+    cli_progress_start(&prog, "rows", 0);
     int ninputs = o->ninputs ? o->ninputs : 1;
     for (int f = 0; f < ninputs; f++) {
         r = rec_open(o->ninputs ? o->inputs[f] : "-", e);
@@ -636,7 +638,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
             }
         }
         if (!o->use_split) {
-            if (pmap_run(r, w, threads, pmap_piece_bytes(), score_piece, &ctx, e) < 0)
+            if (pmap_run(r, w, threads, pmap_piece_bytes(), score_piece, &ctx, &prog, e) < 0)
                 goto out;
             ctx.row_base += rec_rows(r);
         } else {
@@ -651,6 +653,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
                     goto out;
                 if (rowbuf_add(b0, r, &bind, e) < 0)
                     goto out;
+                cli_progress_update(&prog, (double)(ctx.row_base + rec_rows(r)));
                 if (b0->n > which_cap) {
                     which_cap = b0->cap;
                     which = ctx.wk[0].which = xrealloc(which, (size_t)which_cap * sizeof *which);
@@ -661,6 +664,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
                 goto out;
             if (b0->n && score_member(sc0, b0, &o->split, order, which, w, e) < 0)
                 goto out;
+            ctx.row_base += rec_rows(r);
             rec_group_free(&g);
             have_group = 0;
         }
@@ -670,6 +674,7 @@ int persona_score_stream(const persona_model *pm, const persona_score_opts *o, e
     }
     rc = rec_writer_close(w, e);
     w = NULL;
+    cli_progress_end(&prog);
 out:
     if (have_group)
         rec_group_free(&g);

@@ -21,6 +21,7 @@ enum { SLOT_EMPTY, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 typedef struct slot {
     int state;
     rec_reader *in;
+    uint64_t rows; /* in the piece */
     rec_bytes out;
     int rc;
     errctx err;
@@ -88,33 +89,45 @@ static void *worker_main(void *arg)
 }
 
 /* Write a done slot's bytes (or take its error) and empty it. */
-static int drain(rec_writer *w, slot *sl, errctx *e)
+static int drain(rec_writer *w, slot *sl, cli_progress *prog, errctx *e)
 {
     int rc = sl->rc;
     if (rc < 0)
         *e = sl->err;
     else
         rc = rec_writer_put_bytes(w, &sl->out, e);
+    if (rc == 0 && prog)
+        cli_progress_update(prog, prog->done + (double)sl->rows);
     rec_close(sl->in);
     sl->in = NULL;
     sl->state = SLOT_EMPTY;
     return rc;
 }
 
-static int run_serial(pmap *m, rec_reader *r, rec_writer *w, size_t piece_bytes, errctx *e)
+/* Cut the next piece into sl (its rows counted). */
+static int take(rec_reader *r, size_t piece_bytes, slot *sl, errctx *e)
+{
+    uint64_t before = rec_rows(r);
+    int got = rec_take(r, piece_bytes, &sl->in, e);
+    sl->rows = rec_rows(r) - before;
+    return got;
+}
+
+static int run_serial(pmap *m, rec_reader *r, rec_writer *w, size_t piece_bytes, cli_progress *prog, errctx *e)
 {
     slot *sl = &m->slots[0];
     for (;;) {
-        int got = rec_take(r, piece_bytes, &sl->in, e);
+        int got = take(r, piece_bytes, sl, e);
         if (got <= 0)
             return got;
         run_piece(m, 0, sl);
-        if (drain(w, sl, e) < 0)
+        if (drain(w, sl, prog, e) < 0)
             return -1;
     }
 }
 
-int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap_fn fn, void *ctx, errctx *e)
+int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap_fn fn, void *ctx,
+             cli_progress *prog, errctx *e)
 {
     if (threads < 1)
         threads = 1;
@@ -129,7 +142,7 @@ int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap
         m.writers[i] = rec_writer_piece(w);
     int rc;
     if (threads == 1) {
-        rc = run_serial(&m, r, w, piece_bytes, e);
+        rc = run_serial(&m, r, w, piece_bytes, prog, e);
         goto out;
     }
     pthread_mutex_init(&m.mu, NULL);
@@ -165,13 +178,13 @@ int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap
         }
         pthread_mutex_unlock(&m.mu);
         if (ready) {
-            rc = drain(w, next, e);
+            rc = drain(w, next, prog, e);
             written++;
             continue;
         }
         /* room for a piece: cut it (the slot is empty: nobody else uses it) */
         slot *sl = &m.slots[m.submitted % (uint64_t)m.nslots];
-        int got = rec_take(r, piece_bytes, &sl->in, &take_err);
+        int got = take(r, piece_bytes, sl, &take_err);
         if (got <= 0) {
             eof = 1;
             take_rc = got;

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "cli.h"
 #include "err.h"
 #include "rec.h"
 
@@ -37,7 +38,9 @@ typedef int (*pmap_fn)(void *ctx, int worker, rec_reader *in, rec_writer *out, e
 size_t pmap_piece_bytes(void);
 
 /* Run fn over r to its end on `threads` workers (threads 1: all in the
- * calling thread), writing to w, whose header is written. */
-int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap_fn fn, void *ctx, errctx *e);
+ * calling thread), writing to w, whose header is written.  prog, when not
+ * NULL, counts the rows written (from its current count on). */
+int pmap_run(rec_reader *r, rec_writer *w, int threads, size_t piece_bytes, pmap_fn fn, void *ctx,
+             cli_progress *prog, errctx *e);
 
 #endif

@@ -137,6 +137,8 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
     int ncols = 0, rc = -1;
     rec_writer *w = NULL;
     rec_reader *r = NULL;
+    cli_progress prog;
+    cli_progress_start(&prog, "rows", 0);
     int ninputs = o->ninputs ? o->ninputs : 1;
     for (int f = 0; f < ninputs; f++) {
         r = rec_open(o->ninputs ? o->inputs[f] : "-", e);
@@ -178,7 +180,7 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
                 goto out;
             }
         }
-        if (pmap_run(r, w, threads, pmap_piece_bytes(), act_piece, &ctx, e) < 0)
+        if (pmap_run(r, w, threads, pmap_piece_bytes(), act_piece, &ctx, &prog, e) < 0)
             goto out;
         ctx.row_base += rec_rows(r);
         rec_close(r);
@@ -186,6 +188,7 @@ int qlearn_act_stream(const qlearn_model *qm, const qlearn_act_opts *o, errctx *
     }
     rc = rec_writer_close(w, e);
     w = NULL;
+    cli_progress_end(&prog);
 out:
     rec_close(r);
     if (w)

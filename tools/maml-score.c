@@ -29,6 +29,7 @@ static const char usage_text[] =
     "                           --query-since, members go one at a time\n"
     "  -b, --binary             write the binary record stream\n"
     "  -o, --output FILE        write FILE atomically (gzip if it ends in .gz)\n"
+    "      --progress           show progress on stderr even when it is not a terminal\n"
     "      --quiet              print nothing but errors\n"
     "      --help               display this help and exit\n"
     "      --version            output version information and exit\n"
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
     o.batch = 256;
     o.threads = cli_default_threads();
     const char *model_path = NULL;
-    enum { OPT_QSINCE = 256, OPT_BATCH, OPT_QUIET, OPT_HELP, OPT_VERSION };
+    enum { OPT_QSINCE = 256, OPT_BATCH, OPT_PROGRESS, OPT_QUIET, OPT_HELP, OPT_VERSION };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"embeddings", required_argument, NULL, 'e'},
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'},
         {"binary", no_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -88,6 +90,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             o.output = optarg;
+            break;
+        case OPT_PROGRESS:
+            cli_verbosity = 1;
             break;
         case OPT_QUIET:
             cli_verbosity = -1;

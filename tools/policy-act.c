@@ -29,6 +29,7 @@ static const char usage_text[] =
     "  -j, --threads N          worker threads, 0: all cores [0]\n"
     "  -b, --binary             write the binary record stream\n"
     "  -o, --output FILE        write FILE atomically (gzip if it ends in .gz)\n"
+    "      --progress           show progress on stderr even when it is not a terminal\n"
     "      --quiet              print nothing but errors\n"
     "      --help               display this help and exit\n"
     "      --version            output version information and exit\n"
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
     o.threads = cli_default_threads();
     const char *model_path = NULL;
     int have_eps = 0, have_temp = 0;
-    enum { OPT_BATCH = 256, OPT_QUIET, OPT_HELP, OPT_VERSION };
+    enum { OPT_BATCH = 256, OPT_PROGRESS, OPT_QUIET, OPT_HELP, OPT_VERSION };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"epsilon", required_argument, NULL, 'e'},
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'},
         {"binary", no_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -93,6 +95,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             o.output = optarg;
+            break;
+        case OPT_PROGRESS:
+            cli_verbosity = 1;
             break;
         case OPT_QUIET:
             cli_verbosity = -1;

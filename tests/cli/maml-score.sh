@@ -81,4 +81,9 @@ t_run env RECSTAGE_PIECE_BYTES=2000 maml-score -m "$M" -j 3 -o "$T/out.tsv" "$T/
 t_status "a bad feature in a late piece exits 1" 1
 t_err_has "the first error in the input, by line" "bad2.tsv:4321: column 'x_8': cannot parse '1e' as a number"
 t_ok "no output file after a failure on threads" test ! -e "$T/out.tsv"
+t_run maml-score --progress -m "$M" "$S"
+t_status "--progress exits 0" 0
+t_err_has "--progress counts the rows written" "4.7k rows"
+t_run maml-score --progress --quiet -m "$M" "$S"
+t_ok "--quiet after --progress prints nothing" test -z "$ERR"
 t_done

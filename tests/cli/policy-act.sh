@@ -140,4 +140,9 @@ t_run env RECSTAGE_PIECE_BYTES=2000 policy-act -m "$T/n.model" $G -j 3 -o "$T/no
 t_status "a bad state in a late piece exits 1" 1
 t_err_has "the first error in the input, by line" "nbad.tsv:7001: column 's_hour': cannot parse '-' as a number"
 t_ok "no output file after a failure on threads" test ! -e "$T/nout.tsv"
+t_run policy-act --progress -m "$T/n.model" $G "$N"
+t_status "--progress exits 0" 0
+t_err_has "--progress counts the rows written" "11.8k rows"
+t_run policy-act --progress --quiet -m "$T/n.model" $G "$N"
+t_ok "--quiet after --progress prints nothing" test -z "$ERR"
 t_done

@@ -75,7 +75,7 @@ static char *run(const char *path, int threads, size_t piece, errctx *e)
         if (got < 0)
             rc = -1;
     } else if (rc == 0) {
-        rc = pmap_run(r, w, threads, piece, copy_piece, NULL, e);
+        rc = pmap_run(r, w, threads, piece, copy_piece, NULL, NULL, e);
     }
     rec_close(r);
     if (rc < 0) {
@@ -276,7 +276,7 @@ static void test_fn_error(void)
         rec_writer *w = rec_writer_open(tpath("f.tsv"), 0, &e);
         rec_writer_header(w, 6, out_names, &e);
         long at = 12345;
-        int rc = pmap_run(r, w, t, 1000, fail_at, &at, &e);
+        int rc = pmap_run(r, w, t, 1000, fail_at, &at, NULL, &e);
         check(rc < 0 && strstr(e.msg, "stop here"), "%d threads: the fn's error: %s", t, rc < 0 ? e.msg : "none");
         rec_writer_abort(w);
         rec_close(r);
