@@ -22,7 +22,9 @@
  *     the end;
  *   - the reader gives the same rows, values and messages whether read()
  *     returns the whole input or a few bytes at a time (as from a pipe):
- *     every input is read twice, the second time through short reads.
+ *     every input is read twice, the second time through short reads;
+ *   - cut into pieces (rec_take) and read on one or two threads (pmap),
+ *     the input gives the same rows, numbers, lines and first error.
  *
  * Inputs reach the library as a file: a memfd (or an unlinked temporary
  * file) opened again by its /proc/self/fd path, since rec_open and
@@ -44,6 +46,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pmap.h"
 #include "rec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -452,6 +455,80 @@ static inline void fuzz_result_free(fuzz_result *r)
     r->chain = NULL;
 }
 
+/* ---- pieces (rec_take, pmap) against reading row by row ----
+ * A row's hash mixes its number, line and fields; the sum of the hashes
+ * over the rows does not depend on which worker saw which row, so any
+ * cutting into pieces and any thread count must give the sum, the row
+ * count and the first error of reading row by row. */
+
+static inline uint64_t fuzz_row_hash(rec_reader *r)
+{
+    fuzz_digest d = {0};
+    fuzz_mix_int(&d, (int64_t)rec_rows(r));
+    fuzz_mix_int(&d, (int64_t)rec_line(r));
+    for (int c = 0; c < rec_ncols(r); c++) {
+        size_t len;
+        const char *s = rec_str(r, c, &len);
+        fuzz_mix(&d, s, len);
+    }
+    return d.h;
+}
+
+typedef struct fuzz_pieces {
+    uint64_t sum[2], rows[2]; /* per worker */
+} fuzz_pieces;
+
+static inline int fuzz_piece_fn(void *ctx, int worker, rec_reader *in, rec_writer *out, errctx *e)
+{
+    (void)out;
+    fuzz_pieces *p = ctx;
+    int got;
+    while ((got = rec_next(in, e)) == 1) {
+        p->sum[worker] += fuzz_row_hash(in);
+        p->rows[worker]++;
+    }
+    return got < 0 ? -1 : 0;
+}
+
+static inline void fuzz_check_pieces(const char *path)
+{
+    errctx e1, e2;
+    e1.msg[0] = '\0';
+    rec_reader *r = rec_open(path, &e1);
+    if (!r)
+        return;
+    uint64_t sum = 0, rows = 0;
+    int got;
+    while ((got = rec_next(r, &e1)) == 1) {
+        sum += fuzz_row_hash(r);
+        rows++;
+    }
+    rec_close(r);
+    static const size_t sizes[] = {1, 64, 4096};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+        for (int t = 1; t <= 2; t++) {
+            e2.msg[0] = '\0';
+            r = rec_open(path, &e2);
+            FUZZ_CHECK(r, "opens once, not twice: %s", e2.msg);
+            rec_writer *w = rec_writer_open(NULL, 0, &e2); /* no header: nothing is written */
+            fuzz_pieces p;
+            memset(&p, 0, sizeof p);
+            int rc = pmap_run(r, w, t, sizes[k], fuzz_piece_fn, &p, NULL, &e2);
+            rec_writer_abort(w);
+            rec_close(r);
+            FUZZ_CHECK((rc < 0) == (got < 0), "pieces of %zu bytes, %d threads: %s, row by row: %s", sizes[k], t,
+                       rc < 0 ? e2.msg : "no error", got < 0 ? e1.msg : "no error");
+            if (rc < 0) {
+                FUZZ_CHECK(strcmp(e1.msg, e2.msg) == 0, "pieces of %zu bytes, %d threads: '%s', row by row: '%s'",
+                           sizes[k], t, e2.msg, e1.msg);
+            } else {
+                FUZZ_CHECK(p.rows[0] + p.rows[1] == rows && p.sum[0] + p.sum[1] == sum,
+                           "pieces of %zu bytes, %d threads: %llu rows, row by row %llu, or other rows", sizes[k],
+                           t, (unsigned long long)(p.rows[0] + p.rows[1]), (unsigned long long)rows);
+            }
+        }
+}
+
 /* Read path twice, the second time through short reads, and require the
  * same result: exactly, or, when either reading ended on an error whose
  * place depends on the chunks read (fuzz_chunk_dependent), an error in
@@ -482,6 +559,7 @@ static inline void fuzz_read_rows_twice(const char *path, fuzz_result *res)
                    (unsigned long long)again.dig.h, res->msg, again.msg);
     }
     fuzz_result_free(&again);
+    fuzz_check_pieces(path);
 }
 
 /* Read a binary stream (possibly gzip'd) whole blocks at a time, checking
