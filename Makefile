@@ -18,10 +18,13 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := openblas libcjson zlib
 
-# -fvect-cost-model=dynamic: let -O2 vectorize loops that need an epilogue
-# (elementwise activations, Adam); float results do not change (no
-# reassociation without -ffast-math)
-CFLAGS ?= -O2 -fvect-cost-model=dynamic -g
+CFLAGS ?= -O2 -g
+# GCC's -O2 leaves loops that need an epilogue scalar (elementwise
+# activations, Adam); -fvect-cost-model=dynamic vectorizes them, and float
+# results do not change (nothing is reassociated without -ffast-math).
+# Only for compilers that know the option (clang vectorizes at -O2).
+vec_flag = $(shell $(1) -fvect-cost-model=dynamic -E -x c /dev/null >/dev/null 2>&1 && echo -fvect-cost-model=dynamic)
+VECFLAGS := $(call vec_flag,$(CC))
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla
 ifeq ($(DEVELOPER),1)
 WARNINGS += -Werror
@@ -40,7 +43,7 @@ ifeq ($(strip $(PKG_LIBS)),)
 PKG_LIBS := -lopenblas -lcjson -lz
 endif
 
-ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -pthread -MMD -MP
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) $(VECFLAGS) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -pthread -MMD -MP
 # libcsv ships no .pc file
 LDLIBS := $(PKG_LIBS) -lcsv -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
