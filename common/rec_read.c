@@ -99,6 +99,8 @@ struct rec_reader {
     int csv_pending;  /* csv_err waits until the rows before it are read */
     errctx csv_err;
     int cr_at_end;    /* the last byte given to libcsv was a CR ending a line */
+    int take_pending; /* rec_take met take_err after the piece it returned */
+    errctx take_err;
     int is_piece; /* cut off another reader by rec_take: its bytes end with it */
 };
 
@@ -923,22 +925,45 @@ static void piece_bytes(rec_reader *p, const unsigned char *s, size_t n)
 }
 
 /* TSV: whole lines, at least `bytes` of them unless the input ends. */
+/* A read error while cutting a piece: the whole lines (or blocks, or
+ * rows) before it are still a piece, as reading row by row would return
+ * them first; the error waits for the next rec_take.  0 when there is
+ * nothing to return (the caller reports the error now). */
+static int take_defer(rec_reader *r, size_t have, const errctx *e)
+{
+    if (!have)
+        return 0;
+    r->take_pending = 1;
+    r->take_err = *e;
+    return 1;
+}
+
 static int take_tsv(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
 {
+    int failed = 0;
     ssize_t avail = buf_need(r, bytes, e);
-    if (avail < 0)
-        return -1;
+    if (avail < 0) {
+        failed = 1;
+        avail = (ssize_t)(r->buf_len - r->buf_pos);
+    }
     unsigned char *s = r->buf + r->buf_pos;
     size_t cut = (size_t)avail;
     /* up to the end of the line holding byte `bytes` */
     size_t from = (size_t)avail < bytes ? (size_t)avail : bytes - 1;
     unsigned char *nl = memchr(s + from, '\n', (size_t)avail - from);
-    while (!nl && !r->src_eof) { /* a line longer than the piece */
+    while (!nl && !r->src_eof && !failed) { /* a line longer than the piece */
         from = (size_t)avail;
-        if ((avail = buf_need(r, from + CHUNK, e)) < 0)
-            return -1;
+        if ((avail = buf_need(r, from + CHUNK, e)) < 0) {
+            failed = 1;
+            avail = (ssize_t)(r->buf_len - r->buf_pos);
+        }
         s = r->buf + r->buf_pos;
         nl = memchr(s + from, '\n', (size_t)avail - from);
+    }
+    if (failed) { /* the whole lines read before the error */
+        nl = avail ? memrchr(s, '\n', (size_t)avail) : NULL;
+        if (!take_defer(r, nl ? 1 : 0, e))
+            return -1;
     }
     if (nl)
         cut = (size_t)(nl - s) + 1;
@@ -968,8 +993,11 @@ static int take_csv(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
     if (r->rq_pos == r->nrq)
         store_compact(r);
     while (!r->csv_done && (r->rq_pos == r->nrq || r->flen < bytes))
-        if (csv_step(r, e) < 0)
-            return -1;
+        if (csv_step(r, e) < 0) {
+            if (!take_defer(r, r->nrq - r->rq_pos, e))
+                return -1;
+            break;
+        }
     size_t nrows = r->nrq - r->rq_pos;
     if (!nrows && r->csv_pending) {
         r->csv_pending = 0;
@@ -1015,6 +1043,8 @@ static int take_bin(rec_reader *r, rec_reader *p, size_t bytes, errctx *e)
         uint32_t nrows = 0, plen = 0;
         int fr = bin_frame(r, &nrows, &plen, e);
         if (fr < 0) {
+            if (take_defer(r, len, e))
+                break;
             free(acc);
             return -1;
         }
@@ -1048,6 +1078,12 @@ int rec_take(rec_reader *r, size_t bytes, rec_reader **out, errctx *e)
         return err_set(e, "%s: internal error: a piece of input cut again", r->path);
     if (r->format == REC_BINARY && r->block_row + 1 < r->block_rows)
         return err_set(e, "%s: internal error: input cut in the middle of a block", r->path);
+    if (r->take_pending) {
+        r->take_pending = 0;
+        r->at_eof = 1;
+        *e = r->take_err;
+        return -1;
+    }
     if (r->at_eof)
         return 0;
     if (bytes < 1)
