@@ -98,25 +98,29 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
     fprintf(stderr, "%s: %s%s\n", progname, prefix, buf);
 }
 
-void cli_die(const char *fmt, ...)
+/* The message of a death, and the temporary files gone. */
+static void dying_msg(const char *fmt, va_list ap)
 {
     dying = 1;
+    vmsg("", fmt, ap);
+    remove_temps();
+}
+
+void cli_die(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vmsg("", fmt, ap);
+    dying_msg(fmt, ap);
     va_end(ap);
-    remove_temps();
     exit(CLI_EDATA);
 }
 
 void cli_die_now(const char *fmt, ...)
 {
-    dying = 1;
     va_list ap;
     va_start(ap, fmt);
-    vmsg("", fmt, ap);
+    dying_msg(fmt, ap);
     va_end(ap);
-    remove_temps();
     fflush(stderr);
     _exit(CLI_EDATA);
 }

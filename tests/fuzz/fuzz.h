@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #undef _FORTIFY_SOURCE /* read() is wrapped below */
 #include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -170,6 +171,45 @@ static inline int fuzz_file_open(fuzz_file *f, const uint8_t *data, size_t size)
 static inline void fuzz_file_close(fuzz_file *f)
 {
     close(f->fd);
+}
+
+/* ---- a scratch folder for files a harness writes ----
+ * One per process, under FUZZ_TMPDIR, else /dev/shm, else TMPDIR or /tmp;
+ * removed at exit.  fuzz_scratch(name) is a path in it (valid until the
+ * next call). */
+
+static char fuzz_tmpdir[512];
+
+static inline int fuzz_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static inline void fuzz_rm_tmpdir(void)
+{
+    if (fuzz_tmpdir[0])
+        nftw(fuzz_tmpdir, fuzz_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline const char *fuzz_scratch(const char *name)
+{
+    static char path[600];
+    if (!fuzz_tmpdir[0]) {
+        const char *base = getenv("FUZZ_TMPDIR");
+        if (!base || !*base)
+            base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+        if (!base || !*base)
+            base = "/tmp";
+        snprintf(fuzz_tmpdir, sizeof fuzz_tmpdir, "%s/recstage-fuzz.XXXXXX", base);
+        if (!mkdtemp(fuzz_tmpdir)) {
+            perror(fuzz_tmpdir);
+            abort();
+        }
+        atexit(fuzz_rm_tmpdir);
+    }
+    snprintf(path, sizeof path, "%s/%s", fuzz_tmpdir, name);
+    return path;
 }
 
 /* ---- a digest of everything read, to compare two readings ---- */

@@ -15,42 +15,8 @@
  */
 #include "fuzz.h"
 
-#include <ftw.h>
-
 #include "model.h"
 #include "banned.h"
-
-static char tmpdir[512];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_tmpdir(void)
-{
-    if (tmpdir[0])
-        nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *scratch_dir(void)
-{
-    if (tmpdir[0])
-        return tmpdir;
-    const char *base = getenv("FUZZ_TMPDIR");
-    if (!base || !*base)
-        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/recstage-fuzz-model.XXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        perror(tmpdir);
-        abort();
-    }
-    atexit(rm_tmpdir);
-    return tmpdir;
-}
 
 /* Use every part of a model that loaded. */
 static void walk(model *m, int strict)
@@ -135,7 +101,7 @@ static void round_trip(model *m)
 {
     errctx e;
     char path[600];
-    snprintf(path, sizeof path, "%s/m.model", scratch_dir());
+    snprintf(path, sizeof path, "%s", fuzz_scratch("m.model"));
     e.msg[0] = '\0';
     int rc = model_write(m, path, "fuzz_model 0", &e);
     FUZZ_CHECK(rc == 0, "a model that loaded does not write: %s", e.msg);

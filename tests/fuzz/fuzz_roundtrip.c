@@ -13,43 +13,7 @@
  */
 #include "fuzz.h"
 
-#include <ftw.h>
-
 #include "banned.h"
-
-static char tmpdir[512];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_tmpdir(void)
-{
-    if (tmpdir[0])
-        nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *scratch(const char *name)
-{
-    static char path[600];
-    if (!tmpdir[0]) {
-        const char *base = getenv("FUZZ_TMPDIR");
-        if (!base || !*base)
-            base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-        if (!base || !*base)
-            base = "/tmp";
-        snprintf(tmpdir, sizeof tmpdir, "%s/recstage-fuzz-rt.XXXXXX", base);
-        if (!mkdtemp(tmpdir)) {
-            perror(tmpdir);
-            abort();
-        }
-        atexit(rm_tmpdir);
-    }
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 /* The fields of every row, as rec_str gives them. */
 typedef struct table {
@@ -185,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_file f;
     fuzz_file_open(&f, data, size);
     table in, bin, txt;
-    const char *a = strdup(scratch("a.rec")), *b = strdup(scratch("b.tsv"));
+    const char *a = strdup(fuzz_scratch("a.rec")), *b = strdup(fuzz_scratch("b.tsv"));
     int rc = copy(f.path, a, 1, &in);
     if (rc == 1) {
         same(a, &in, "binary");
